@@ -1,0 +1,14 @@
+"""One transport time step: advection, diffusion, deposition and decay (see :class:`Transport`)."""
+
+from .advection import LIMITERS, advect_axis, limited_slope
+from .diffusion import diffuse_horizontal, VerticalDiffusionSolver
+from .step import Transport
+
+__all__ = [
+    "LIMITERS",
+    "Transport",
+    "VerticalDiffusionSolver",
+    "advect_axis",
+    "diffuse_horizontal",
+    "limited_slope",
+]

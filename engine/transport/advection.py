@@ -1,0 +1,138 @@
+"""Flux-form finite-volume advection with a flux limiter, one direction at a time.
+
+The scheme is Sweby's flux-limited Lax–Wendroff method: second order in space and time where the
+field is smooth, total-variation diminishing (no new extrema) for Courant numbers up to 1. Each
+direction is swept in turn (the order alternates between steps). Each sweep carries the
+correction term of the MITgcm multi-dimensional scheme, ``+ dt * c_ref * (du/dx)`` with ``c_ref``
+the field at the start of the step, so a constant field stays constant in a divergence-free 3D flow
+whose 1D pieces are divergent (flow around buildings); summed over the three sweeps the
+corrections are ``c_ref * div(u) = 0``, so mass stays conserved.
+
+References
+----------
+Sweby, P. K. (1984). High resolution schemes using flux limiters for hyperbolic conservation laws.
+SIAM J. Numer. Anal. 21, 995–1011.
+Adcroft, A. et al. MITgcm documentation, "Multi-dimensional advection" (section 2.28).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..backend import array_module
+
+LIMITERS = ("minmod", "vanleer", "mc", "superbee", "upwind")
+
+
+def limited_slope(upwind_diff, local_diff, limiter: str = "mc"):
+    """Return ``phi(r) * local_diff`` with ``r = upwind_diff / local_diff``, branch-free.
+
+    ``upwind_diff`` is the difference across the upwind cell pair, ``local_diff`` the difference
+    across the face. Written with ``min``/``max`` only so fused kernels need no branches; the
+    result is 0 wherever the two differences have opposite signs (a local extremum).
+
+    Limiters: ``minmod`` (most diffusive), ``vanleer`` (smooth), ``mc`` (monotonized central,
+    default), ``superbee`` (most compressive) and ``upwind`` (first order, no slope).
+    """
+    xp = array_module(local_diff)
+    a, b = upwind_diff, local_diff
+    if limiter == "upwind":
+        return xp.zeros_like(b)
+    sign = xp.sign(b)
+    sa, sb = a * sign, b * sign  # both positive when the slopes agree
+    if limiter == "minmod":
+        return sign * xp.maximum(0, xp.minimum(sa, sb))
+    if limiter == "mc":
+        return sign * xp.maximum(0, xp.minimum(xp.minimum(2 * sa, 2 * sb), 0.5 * (sa + sb)))
+    if limiter == "superbee":
+        return sign * xp.maximum(0, xp.maximum(xp.minimum(2 * sa, sb), xp.minimum(sa, 2 * sb)))
+    if limiter == "vanleer":
+        num = sa * sb + xp.abs(sa * sb)
+        return sign * num / xp.maximum(sa + sb, xp.finfo(b.dtype).tiny)
+    raise ValueError(f"unknown limiter {limiter!r}; use one of {', '.join(LIMITERS)}")
+
+
+def _take(array, axis: int, start: int, stop: int | None):
+    index = [slice(None)] * array.ndim
+    index[axis] = slice(start, stop)
+    return array[tuple(index)]
+
+
+def _ghosted(field, velocity, axis: int, background) -> Any:
+    """Pad ``field`` with two ghost layers on each side of ``axis``.
+
+    A ghost holds the background value where the boundary face lets air in and a copy of the
+    edge cell where air leaves (zero-gradient outflow).
+    """
+    xp = array_module(field)
+    first = _take(field, axis, 0, 1)
+    last = _take(field, axis, -1, None)
+    inflow_low = _take(velocity, axis, 0, 1) > 0
+    inflow_high = _take(velocity, axis, -1, None) < 0
+    ghost_low = xp.where(inflow_low, background, first).astype(field.dtype, copy=False)
+    ghost_high = xp.where(inflow_high, background, last).astype(field.dtype, copy=False)
+    return xp.concatenate([ghost_low, ghost_low, field, ghost_high, ghost_high], axis=axis)
+
+
+def face_fluxes(field, velocity, axis: int, dt: float, spacing, background, limiter: str):
+    """Advective fluxes (concentration × m/s) through every face normal to ``axis``.
+
+    Parameters
+    ----------
+    field:
+        Concentrations ``(member, species, z, y, x)``.
+    velocity:
+        Face-normal velocity (m/s), shaped like ``field`` with one more entry along ``axis``
+        (its species axis may be 1).
+    spacing:
+        Cell width along ``axis`` (m): a scalar, or an array broadcasting against ``field``
+        with the cell widths along ``axis`` (stretched vertical levels).
+    background:
+        Concentration of inflowing air, broadcasting against ``field``.
+    """
+    xp = array_module(field)
+    padded = _ghosted(field, velocity, axis, background)
+    n_faces = field.shape[axis] + 1
+    far_left = _take(padded, axis, 0, n_faces)
+    left = _take(padded, axis, 1, n_faces + 1)
+    right = _take(padded, axis, 2, n_faces + 2)
+    far_right = _take(padded, axis, 3, n_faces + 3)
+    if xp.ndim(spacing) == 0:
+        width_left = width_right = spacing
+    else:
+        width_padded = xp.concatenate(
+            [_take(spacing, axis, 0, 1), spacing, _take(spacing, axis, -1, None)], axis=axis
+        )
+        width_left = _take(width_padded, axis, 0, n_faces)
+        width_right = _take(width_padded, axis, 1, n_faces + 1)
+    u_pos = xp.maximum(velocity, 0)
+    u_neg = xp.minimum(velocity, 0)
+    courant_pos = u_pos * (dt / width_left)
+    courant_neg = u_neg * (dt / width_right)
+    from_left = left + 0.5 * (1 - courant_pos) * limited_slope(left - far_left, right - left, limiter)
+    from_right = right + 0.5 * (1 + courant_neg) * limited_slope(right - far_right, left - right, limiter)
+    return u_pos * from_left + u_neg * from_right
+
+
+def advect_axis(
+    field,
+    reference,
+    velocity,
+    axis: int,
+    dt: float,
+    spacing,
+    background,
+    limiter: str = "mc",
+):
+    """Advance ``field`` by one advective sweep along ``axis``.
+
+    Returns ``(new_field, boundary_fluxes)`` where ``boundary_fluxes`` are the fluxes through the
+    first and the last face along ``axis`` (concentration × m/s), for the mass budget.
+    ``reference`` is the field at the start of the whole step (for the divergence correction).
+    """
+    flux = face_fluxes(field, velocity, axis, dt, spacing, background, limiter)
+    n = field.shape[axis]
+    flux_divergence = _take(flux, axis, 1, n + 1) - _take(flux, axis, 0, n)
+    velocity_divergence = _take(velocity, axis, 1, n + 1) - _take(velocity, axis, 0, n)
+    new = field - (dt / spacing) * (flux_divergence - reference * velocity_divergence)
+    return new.astype(field.dtype, copy=False), (_take(flux, axis, 0, 1), _take(flux, axis, -1, None))
