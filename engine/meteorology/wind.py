@@ -135,6 +135,11 @@ class Wind:
             rate_z = float((np.abs(w) / dz_face[None, :, None, None]).max())
         return float(np.abs(u).max()) / self.grid.dx, float(np.abs(v).max()) / self.grid.dy, rate_z
 
+    def is_divergence_free(self, tolerance: float = 1e-5) -> bool:
+        """True when ``max |div u|`` is below ``tolerance`` times the largest Courant rate (1/s)."""
+        scale = max(self.max_courant_rates())
+        return scale == 0 or float(np.abs(self.divergence()).max()) <= tolerance * scale
+
     def divergence(self) -> np.ndarray:
         """Discrete divergence (1/s) per member and cell, on the host."""
         u, v, w = self.host

@@ -114,6 +114,12 @@ def face_fluxes(field, velocity, axis: int, dt: float, spacing, background, limi
     return u_pos * from_left + u_neg * from_right
 
 
+def velocity_divergence(velocity, axis: int, spacing):
+    """``du/dx`` of one velocity component (1/s) at cell centres: the sweep's divergence."""
+    n = velocity.shape[axis] - 1
+    return (_take(velocity, axis, 1, n + 1) - _take(velocity, axis, 0, n)) / spacing
+
+
 def advect_axis(
     field,
     reference,
@@ -123,16 +129,23 @@ def advect_axis(
     spacing,
     background,
     limiter: str = "mc",
+    divergence=None,
 ):
     """Advance ``field`` by one advective sweep along ``axis``.
 
     Returns ``(new_field, boundary_fluxes)`` where ``boundary_fluxes`` are the fluxes through the
     first and the last face along ``axis`` (concentration × m/s), for the mass budget.
-    ``reference`` is the field at the start of the whole step (for the divergence correction).
+    ``reference`` is the field at the start of the whole step, for the divergence correction;
+    None gives the plain flux form (used when the wind is not divergence-free). ``divergence``
+    is the sweep's ``du/dx`` (1/s) used by the correction; by default it is computed from
+    ``velocity``.
     """
     flux = face_fluxes(field, velocity, axis, dt, spacing, background, limiter)
     n = field.shape[axis]
-    flux_divergence = _take(flux, axis, 1, n + 1) - _take(flux, axis, 0, n)
-    velocity_divergence = _take(velocity, axis, 1, n + 1) - _take(velocity, axis, 0, n)
-    new = field - (dt / spacing) * (flux_divergence - reference * velocity_divergence)
+    tendency = (_take(flux, axis, 1, n + 1) - _take(flux, axis, 0, n)) / spacing
+    if reference is not None:
+        if divergence is None:
+            divergence = velocity_divergence(velocity, axis, spacing)
+        tendency = tendency - reference * divergence
+    new = field - dt * tendency
     return new.astype(field.dtype, copy=False), (_take(flux, axis, 0, 1), _take(flux, axis, -1, None))
