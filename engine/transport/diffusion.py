@@ -9,6 +9,8 @@ the top of every solid cell (roofs, terrain).
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..backend import array_module
 
 
@@ -105,7 +107,7 @@ class VerticalDiffusionSolver:
         diagonal = 1 - lower - upper
         if self._deposition is not None:
             diagonal = diagonal + dt * self._deposition
-        shape = xp.broadcast_shapes(lower.shape, diagonal.shape)
+        shape = np.broadcast_shapes(lower.shape, diagonal.shape)
         lower, upper, diagonal = (xp.broadcast_to(a, shape) for a in (lower, upper, diagonal))
         inv_pivot = xp.empty(shape, dtype=diagonal.dtype)
         upper_ratio = xp.empty(shape, dtype=diagonal.dtype)

@@ -55,6 +55,7 @@ class Transport:
         """Switch to a new wind and diffusivity (a new met hour); rebuilds cached coefficients."""
         self.wind, self.diffusivity = wind, diffusivity
         self._moving = tuple(rate > 0 for rate in wind.max_speeds())
+        self._directions = tuple(int(a.min() >= 0) - int(a.max() <= 0) for a in wind.host)
         # The multi-dimensional correction is exact only for a divergence-free wind; a profile wind
         # cut by buildings is not one, and then the plain flux form keeps mass exactly.
         self._correct_divergence = wind.is_divergence_free()
@@ -64,8 +65,9 @@ class Transport:
     def _sweeps(self, parity: int):
         grid = self.grid
         spacings = (grid.dx, grid.dy, self._dz)
-        sweeps = [(axis, velocity, spacing) for axis, velocity, spacing, moving in zip(
-            (AXIS_X, AXIS_Y, AXIS_Z), (self.wind.u, self.wind.v, self.wind.w), spacings, self._moving) if moving]
+        sweeps = [(axis, velocity, spacing, direction) for axis, velocity, spacing, direction, moving in zip(
+            (AXIS_X, AXIS_Y, AXIS_Z), (self.wind.u, self.wind.v, self.wind.w), spacings, self._directions,
+            self._moving) if moving]
         return sweeps if parity % 2 == 0 else sweeps[::-1]
 
     def _divergences_per_order(self):
@@ -78,7 +80,7 @@ class Transport:
         orders = []
         for parity in (0, 1):
             sweeps = self._sweeps(parity)
-            terms = [velocity_divergence(v, axis, spacing) for axis, v, spacing in sweeps]
+            terms = [velocity_divergence(v, axis, spacing) for axis, v, spacing, _ in sweeps]
             if len(terms) > 1:
                 terms[-1] = -sum(terms[:-1])
             orders.append(terms)
@@ -131,10 +133,11 @@ class Transport:
         outflow = xp.zeros((members, n_species), dtype=xp.float64)
         reference = field
         divergences = self._sweep_divergences[parity % 2] if self._correct_divergence else None
-        for n, (axis, velocity, spacing) in enumerate(self._sweeps(parity)):
+        for n, (axis, velocity, spacing, direction) in enumerate(self._sweeps(parity)):
             field, fluxes = advect_axis(
                 field, reference if divergences else None, velocity, axis, dt, spacing,
-                self._background, self.limiter, divergence=divergences[n] if divergences else None)
+                self._background, self.limiter, divergence=divergences[n] if divergences else None,
+                direction=direction)
             outflow += self._boundary_outflow(fluxes, axis, dt)
         if self.diffusivity.max_horizontal() > 0:
             field = diffuse_horizontal(field, self.diffusivity.kh, dt, grid.dx, grid.dy, self._open_x, self._open_y)

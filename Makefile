@@ -1,0 +1,40 @@
+# plumetwin — set-up and everyday commands. Every target creates .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+EXTRAS ?= dev,numba
+
+.PHONY: run test test-all bench bench-peers lint clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+## run: install, run the default scenario end to end and print where the results are
+run: $(STAMP)
+	$(BIN)/plumetwin run $(ARGS)
+
+## test: install and run the test suite (slow cases and benchmarks excluded)
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
+
+## test-all: the whole suite, slow physics checks included
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+## bench: the pytest-benchmark suite (transport step throughput)
+bench: $(STAMP)
+	$(BIN)/python -m pytest -q tests/benchmarks --benchmark-only --benchmark-columns=min,median,max,rounds $(PYTEST_ARGS)
+
+## bench-peers: plumetwin's backends side by side with Devito and the memory-bandwidth roofline
+bench-peers: $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[peers]"
+	$(BIN)/python benchmarks/peers.py $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .benchmarks
