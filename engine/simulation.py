@@ -138,8 +138,9 @@ class Simulation:
                 self.last_dt = dt
                 if landing is not None:
                     self.model.time = landing  # exact, free of round-off in t + dt
-                self._call_due(self.callbacks)
+                # Writers first: a checkpoint taken at an output time must include that record.
                 self._call_due(self.writers)
+                self._call_due(self.callbacks)
         finally:
             self.wall_time += wallclock.perf_counter() - start
         self._hook("finalize")
