@@ -28,8 +28,12 @@ test-all: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 ## bench: the pytest-benchmark suite (transport step throughput)
+BENCH_LABEL ?= cpu
 bench: $(STAMP)
-	$(BIN)/python -m pytest -q tests/benchmarks --benchmark-only --benchmark-columns=min,median,max,rounds $(PYTEST_ARGS)
+	mkdir -p .benchmarks
+	$(BIN)/python -m pytest -q tests/benchmarks --benchmark-only --benchmark-columns=min,median,max,rounds \
+		--benchmark-json=.benchmarks/latest.json $(PYTEST_ARGS)
+	$(BIN)/python benchmarks/summarize.py .benchmarks/latest.json benchmarks/results/transport_step_$(BENCH_LABEL).json
 
 ## bench-peers: plumetwin's backends side by side with Devito and the memory-bandwidth roofline
 bench-peers: $(STAMP)

@@ -25,6 +25,10 @@ class Field:
     coords: dict[str, np.ndarray] = field(default_factory=dict)
     units: str = "kg/m3"
 
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.values.shape
+
     def _reduce(self, dim: str, values: np.ndarray) -> "Field":
         axis = self.dims.index(dim)
         coords = {k: v for k, v in self.coords.items() if k != dim}

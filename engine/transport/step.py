@@ -37,6 +37,14 @@ class Transport:
         self.grid, self.species, self.limiter = grid, species, limiter
         xp, dtype = grid.xp, grid.float_type
         self._xp = xp
+        self._compiled = None
+        if grid.backend.name == "numba":
+            from ..kernels import numba_advection  # noqa: PLC0415 - compiled path, optional extra
+
+            self._compiled = numba_advection
+            self._widths = {AXIS_X: np.full(grid.nx, grid.dx, dtype), AXIS_Y: np.full(grid.ny, grid.dy, dtype),
+                            AXIS_Z: grid.dz.astype(dtype)}
+            self._background_host = np.array([s.background for s in species], dtype=dtype)
         dz = grid.dz
         self._dz = xp.asarray(dz.reshape(1, 1, -1, 1, 1).astype(dtype))
         self._layer_volumes = xp.asarray(grid.dx * grid.dy * dz)  # float64: used in budgets only
@@ -134,6 +142,12 @@ class Transport:
         reference = field
         divergences = self._sweep_divergences[parity % 2] if self._correct_divergence else None
         for n, (axis, velocity, spacing, direction) in enumerate(self._sweeps(parity)):
+            if self._compiled is not None:
+                field, fluxes = self._compiled.advect_axis_compiled(
+                    field, reference if divergences else None, velocity, axis, dt, self._widths[axis],
+                    self._background_host, self.limiter, divergence=divergences[n] if divergences else None)
+                outflow += self._boundary_outflow(fluxes, axis, dt)
+                continue
             field, fluxes = advect_axis(
                 field, reference if divergences else None, velocity, axis, dt, spacing,
                 self._background, self.limiter, divergence=divergences[n] if divergences else None,

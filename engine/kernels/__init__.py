@@ -1,0 +1,1 @@
+"""Compiled kernels beside the NumPy reference in :mod:`engine.transport` (Numba on the CPU)."""

@@ -1,0 +1,46 @@
+"""Throughput of one transport step (million cell-updates per second) per backend and grid size.
+
+Run with ``make bench``; the normal test run skips benchmarks. Cell-updates count
+members × species × cells per step.
+"""
+
+import math
+
+import numpy as np
+import pytest
+
+from engine import Diffusivity, DispersionModel, Grid, Species, Wind, WindProfile
+
+
+def benchmark_model(n: int, backend: str, members: int = 1):
+    """The peer-comparison problem: wind (3, 1.5, 0) m/s, K = 5 m²/s, dx = 10 m, a Gaussian blob."""
+    grid = Grid(n, n, 10.0, 10.0, np.arange(0.0, (n + 1) * 10.0, 10.0), backend=backend)
+    speed, direction = math.hypot(3.0, 1.5), math.degrees(math.atan2(-3.0, -1.5)) % 360
+    wind = Wind.from_profiles(grid, [WindProfile(speed, direction)] * members)
+    model = DispersionModel(grid, wind, Diffusivity.constant(grid, 5.0, 5.0, members), [Species("T")])
+    centre = 5.0 * n
+    x, y, z = np.meshgrid(grid.x_centres, grid.y_centres, grid.z_centres, indexing="ij")
+    blob = np.exp(-((x - centre) ** 2 + (y - centre) ** 2 + (z - centre) ** 2) / (2 * (n * 1.0) ** 2))
+    model.set_state(blob.transpose(2, 1, 0)[None, None].astype(np.float32))
+    return model
+
+
+@pytest.mark.parametrize("n", [64, 128, 256])
+def test_transport_step_throughput(benchmark, backend, n):
+    if n == 256 and backend != "cupy":
+        pytest.skip("256³ is benchmarked on the GPU only (make bench-peers runs it on the CPU)")
+    model = benchmark_model(n, backend)
+    dt = model.stable_dt()
+    sync = model.grid.backend.synchronize
+
+    def step():
+        model.step(dt)
+        sync()
+
+    step()  # compile / warm caches
+    benchmark.pedantic(step, rounds=5 if n >= 128 else 10, iterations=1, warmup_rounds=1)
+    seconds = benchmark.stats.stats.median
+    benchmark.extra_info.update({
+        "backend": backend, "grid": f"{n}^3", "cells": n**3, "members": 1, "species": 1,
+        "dtype": model.grid.dtype, "mlups": model.cell_updates_per_step / seconds / 1e6,
+    })
