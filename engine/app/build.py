@@ -1,0 +1,244 @@
+"""From a run configuration to engine objects: grid, meteorology, model and simulation.
+
+:func:`build` validates the whole configuration before computing anything: first the checks of
+:mod:`engine.app.validate`, then those that need the grid (sources and receptors inside the domain
+and outside buildings). The output file is created last, so a configuration error never leaves a
+result file behind. Emission units are converted to kg/s here, at the edge.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from ..backend import resolve_backend
+from ..errors import BackendUnavailableError, ConfigError
+from ..grid import Grid, stretched_levels
+from ..meteorology import Diffusivity, Wind, WindProfile, stability_diffusivity
+from ..model import DispersionModel
+from ..sampling import PointSampler, point_weights
+from ..schedules import TIME_TOLERANCE, IterationInterval, TimeInterval
+from ..simulation import Simulation
+from ..sources import AreaSource, EmissionProfile, PointSource, PuffSource, Source, VolumeSource
+from ..species import Species
+from .schema import RunConfig
+from .validate import check_config, item_key, member_winds, source_factor, to_run_config
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BuiltRun:
+    """Everything :func:`build` made; ``simulation.run()`` computes.
+
+    ``output_path``, ``checkpoint_path`` and ``map_path`` are None when built without an output
+    directory (then nothing is written).
+    """
+
+    config: RunConfig
+    grid: Grid
+    model: DispersionModel
+    sampler: PointSampler | None
+    simulation: Simulation
+    output_path: Path | None = None
+    checkpoint_path: Path | None = None
+    map_path: Path | None = None
+    map_species: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IntervalAndEnd:
+    """Every ``interval`` seconds and at ``end`` (s), so the last state is always recorded
+    whether or not the run length is a multiple of the interval."""
+
+    interval: TimeInterval
+    end: float
+
+    def _at_end(self, time: float) -> bool:
+        return abs(time - self.end) <= TIME_TOLERANCE * max(1.0, abs(self.end))
+
+    def due(self, time: float, iteration: int) -> bool:
+        return self.interval.due(time, iteration) or self._at_end(time)
+
+    def next_time(self, time: float) -> float:
+        end = self.end if time < self.end and not self._at_end(time) else np.inf
+        return min(self.interval.next_time(time), end)
+
+
+def _rekey(exc: ConfigError, engine_prefix: str, key: str) -> ConfigError:
+    """The engine's error with its key (``sources.NAME...``) replaced by the config key path."""
+    detail = str(exc)[len(exc.key) + 2:]
+    return ConfigError(key, detail) if exc.key.startswith(engine_prefix) else exc
+
+
+# --- pieces ---------------------------------------------------------------------------------------
+def build_grid(cfg: RunConfig) -> Grid:
+    """The grid with its stretched levels and buildings, on the configured backend."""
+    g = cfg.grid
+    try:
+        backend = resolve_backend(cfg.backend.name)
+    except BackendUnavailableError as exc:
+        raise ConfigError("backend.name", str(exc)) from None
+    grid = Grid(nx=g.nx, ny=g.ny, dx=g.dx, dy=g.dy, z_faces=stretched_levels(g.nz, g.dz_bottom, g.stretch),
+                origin=(g.origin_x, g.origin_y), crs=g.crs, dtype=cfg.backend.dtype, backend=backend)
+    x0, x1, y0, y1, _, z1 = grid.extent
+    for i, b in enumerate(g.buildings):
+        if b.x_max <= x0 or b.x_min >= x1 or b.y_max <= y0 or b.y_min >= y1:
+            raise ConfigError(item_key("grid.buildings", i, b.name),
+                              f"box x {b.x_min:g}–{b.x_max:g}, y {b.y_min:g}–{b.y_max:g} m lies outside the domain "
+                              f"x {x0:g}–{x1:g}, y {y0:g}–{y1:g}; move it inside or remove it")
+        if b.height >= z1:
+            raise ConfigError(item_key("grid.buildings", i, b.name, "height"),
+                              f"{b.height:g} m reaches the domain top ({z1:g} m); raise grid.nz or grid.stretch")
+        before = int(grid.solid.sum())
+        grid.add_box(b.x_min, b.x_max, b.y_min, b.y_max, b.height)
+        if int(grid.solid.sum()) == before:
+            # A box between cell centres vanishes silently; say so, it is usually a unit slip.
+            log.warning("grid.buildings[%d] (%s) covers no cell centre and has no effect at dx=%g m", i, b.name, g.dx)
+    return grid
+
+
+def build_meteorology(cfg: RunConfig, grid: Grid) -> tuple[Wind, Diffusivity]:
+    """One wind profile (and diffusivity) per ensemble member."""
+    m = cfg.met
+    profiles, parts = [], []
+    for _, speed, direction in member_winds(cfg):
+        profiles.append(WindProfile(speed=speed, direction=direction, kind=m.profile,
+                                    reference_height=m.reference_height, roughness_length=m.roughness_length,
+                                    exponent=m.exponent, stability=m.stability, terrain=m.terrain))
+        if m.diffusivity.kind == "stability":
+            parts.append(stability_diffusivity(grid, m.stability, speed, m.reference_height, m.roughness_length,
+                                               m.diffusivity.mixing_height))
+    wind = Wind.from_profiles(grid, profiles, closed_boundaries=list(cfg.grid.closed_boundaries))
+    if m.diffusivity.kind == "constant":
+        diffusivity = Diffusivity.constant(grid, m.diffusivity.kh, m.diffusivity.kz)  # shared by all members
+    elif len(parts) == 1:
+        diffusivity = parts[0]
+    else:
+        diffusivity = Diffusivity.from_members(grid, parts)
+    return wind, diffusivity
+
+
+def build_species(cfg: RunConfig) -> list[Species]:
+    return [Species(s.name, molar_mass=s.molar_mass, decay_rate=s.decay_rate,
+                    deposition_velocity=s.deposition_velocity, background=s.background) for s in cfg.species]
+
+
+def build_sources(cfg: RunConfig, grid: Grid) -> list[Source]:
+    """Engine sources with rates in kg/s (puffs: kg), each checked against the grid."""
+    sources: list[Source] = []
+    for i, s in enumerate(cfg.sources):
+        key = item_key("sources", i, s.name)
+        factor = source_factor(i, s)
+        rates = {name: float(value) * factor for name, value in s.emissions.items()}
+        profile = (EmissionProfile() if s.profile_times is None
+                   else EmissionProfile(tuple(s.profile_times), tuple(s.profile_factors)))
+        common = dict(name=s.name, rates=rates, start=s.start, stop=np.inf if s.stop is None else s.stop,
+                      profile=profile)
+        if s.kind in ("point", "puff"):
+            # Checked here, with the config key, rather than when the model compiles its sources.
+            point_weights(grid, s.x, s.y, s.height, what=key)
+            kind = PointSource if s.kind == "point" else PuffSource
+            source = kind(**common, x=s.x, y=s.y, height=s.height)
+        elif s.kind == "area":
+            source = AreaSource(**common, x_min=s.x_min, x_max=s.x_max, y_min=s.y_min, y_max=s.y_max, height=s.height)
+        else:
+            source = VolumeSource(**common, x_min=s.x_min, x_max=s.x_max, y_min=s.y_min, y_max=s.y_max,
+                                  z_min=s.z_min, z_max=s.z_max)
+        try:
+            source.cells(grid)
+        except ConfigError as exc:
+            raise _rekey(exc, f"sources.{s.name}", key) from None
+        sources.append(source)
+    return sources
+
+
+def build_sampler(cfg: RunConfig, grid: Grid) -> PointSampler | None:
+    """Receptors as a point sampler (None when there are none)."""
+    if not cfg.receptors:
+        return None
+    for i, r in enumerate(cfg.receptors):
+        point_weights(grid, r.x, r.y, r.z, what=item_key("receptors", i, r.name))
+    return PointSampler(grid, [(r.x, r.y, r.z) for r in cfg.receptors], names=[r.name for r in cfg.receptors])
+
+
+def build_model(cfg: RunConfig) -> tuple[DispersionModel, PointSampler | None]:
+    """Grid, meteorology, species, sources and receptors: the model, not yet run."""
+    grid = build_grid(cfg)
+    wind, diffusivity = build_meteorology(cfg, grid)
+    species = build_species(cfg)
+    sources = build_sources(cfg, grid)
+    sampler = build_sampler(cfg, grid)
+    model = DispersionModel(grid, wind, diffusivity, species, sources, limiter=cfg.limiter)
+    return model, sampler
+
+
+# --- the whole run ----------------------------------------------------------------------------------
+def build(cfg: Any, output_dir: str | Path | None = None, attributes: dict | None = None) -> BuiltRun:
+    """Validate ``cfg`` and build a ready-to-run simulation.
+
+    Parameters
+    ----------
+    cfg:
+        A :class:`~engine.app.schema.RunConfig`, a composed DictConfig or a plain dict.
+    output_dir:
+        Where ``<name>.h5`` (and a checkpoint, a NaN dump) go; None builds a simulation that
+        writes nothing (for inspection and tests).
+    attributes:
+        Extra root attributes of the HDF5 file.
+
+    Raises
+    ------
+    ConfigError
+        On the first invalid value, naming its key, before any time step or file.
+    """
+    config = to_run_config(cfg)
+    check_config(config)
+    model, sampler = build_model(config)
+    o, t = config.output, config.time
+    callbacks: dict[str, Any] = {}
+    writers: dict[str, Any] = {}
+    built_paths: dict[str, Path | None] = {"output": None, "checkpoint": None, "map": None}
+    map_species = o.map_species or (o.field_species[0] if o.field_species else config.species[0].name)
+    if output_dir is not None:
+        from ..callbacks import NaNGuard, ProgressBar  # noqa: PLC0415
+        from ..checkpoint import Checkpointer  # noqa: PLC0415
+        from ..output import FieldWriter, ReceptorWriter  # noqa: PLC0415
+
+        out = Path(output_dir)
+        built_paths["output"] = out / f"{config.name}.h5"
+        built_paths["map"] = out / f"{config.name}_ground_{map_species}.png"
+        fields = IntervalAndEnd(TimeInterval(o.field_interval), float(t.stop))
+        writers["fields"] = FieldWriter(fields, species=None if o.field_species is None else list(o.field_species),
+                                        levels=None if o.field_levels is None else list(o.field_levels))
+        if sampler is not None:
+            writers["receptors"] = ReceptorWriter(TimeInterval(o.receptor_interval), sampler)
+        if o.checkpoint_every > 0:
+            built_paths["checkpoint"] = out / f"{config.name}.checkpoint.h5"
+            callbacks["checkpoint"] = Checkpointer(IterationInterval(o.checkpoint_every), built_paths["checkpoint"])
+        if o.nan_check_every > 0:
+            callbacks["nan_guard"] = NaNGuard(IterationInterval(o.nan_check_every), out / f"{config.name}.lastgood.h5")
+        callbacks["progress"] = ProgressBar(IterationInterval(10), enabled=o.progress)
+    elif o.nan_check_every > 0:
+        from ..callbacks import NaNGuard  # noqa: PLC0415
+
+        callbacks["nan_guard"] = NaNGuard(IterationInterval(o.nan_check_every))
+    # The simulation checks a fixed dt against the stability limits: still before any output.
+    simulation = Simulation(model, stop_time=float(t.stop), dt=t.dt, cfl=t.cfl, max_dt=t.max_dt,
+                            callbacks=callbacks, writers=writers)
+    if built_paths["output"] is not None:
+        from ..output import RunOutput  # noqa: PLC0415
+
+        built_paths["output"].parent.mkdir(parents=True, exist_ok=True)
+        yaml = OmegaConf.to_yaml(OmegaConf.structured(config))
+        simulation.output = RunOutput(built_paths["output"], model, config_yaml=yaml,
+                                      attributes={"task": "run", "name": config.name, **(attributes or {})})
+    return BuiltRun(config=config, grid=model.grid, model=model, sampler=sampler, simulation=simulation,
+                    output_path=built_paths["output"], checkpoint_path=built_paths["checkpoint"],
+                    map_path=built_paths["map"], map_species=map_species)
