@@ -26,8 +26,8 @@ class Checkpointer:
         snapshot = model.state_dict()
         counts = {}
         if sim.output is not None:
-            sim.output.flush()
             counts = sim.output.record_counts()
+            sim.output.snapshot()
         with atomic_path(self.path) as tmp, h5py.File(tmp, "w") as f:
             for key, value in snapshot.items():
                 if isinstance(value, np.ndarray):

@@ -23,7 +23,7 @@ def stretched_levels(nz: int, dz_bottom: float, ratio: float) -> np.ndarray:
     if nz < 1:
         raise ConfigError("grid.nz", f"must be at least 1, got {nz}")
     if dz_bottom <= 0:
-        raise ConfigError("grid.dz", f"must be > 0 metres, got {dz_bottom}")
+        raise ConfigError("grid.dz_bottom", f"must be > 0 metres, got {dz_bottom}")
     if ratio < 1:
         raise ConfigError("grid.stretch", f"must be >= 1 (1 means uniform levels), got {ratio}")
     thickness = dz_bottom * ratio ** np.arange(nz)

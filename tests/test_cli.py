@@ -81,3 +81,40 @@ def test_help_lists_the_tasks_and_unknown_task_is_an_error(tmp_path):
         assert "tasks:" in done.stdout and "\n  run " in done.stdout
     done = plumetwin("simulate", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.startswith("plumetwin: error: unknown task 'simulate'")
+
+
+def test_killed_run_resumes_from_its_checkpoint(tmp_path):
+    import signal
+    import time
+
+    import h5py
+    import numpy as np
+
+    args = ["grid=tiny", "sources=tiny", "receptors=tiny", "backend=numpy", "output=fast", "time.stop=18000",
+            "output.checkpoint_every=40", "output.progress=false"]
+    first = tmp_path / "first"
+    process = subprocess.Popen([*plumetwin_command(), "run", *args, f"hydra.run.dir={first}"], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    checkpoints = []
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and process.poll() is None:
+        checkpoints = list(first.glob("*.checkpoint.h5"))
+        if checkpoints:
+            with h5py.File(checkpoints[0]) as f:
+                if f.attrs["iteration"] >= 80:
+                    break
+        time.sleep(0.2)
+    assert process.poll() is None, "the run ended before it could be killed: lengthen time.stop"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    part = list(first.glob("*.h5.part"))
+    assert checkpoints and part and not list(first.glob("tiny.h5"))
+
+    resumed = plumetwin("run", *args, f"resume={checkpoints[0]}", f"hydra.run.dir={tmp_path / 'second'}", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    h5 = printed_path(resumed.stdout, "results")
+    assert h5.parent == first
+    with h5py.File(h5) as f:
+        times = f["receptors/time"][...]
+        steps = np.diff(times)
+        assert times[0] == 0 and times[-1] == 18000 and np.allclose(steps, steps[0])  # no gap, no duplicate

@@ -9,7 +9,7 @@ result file behind. Emission units are converted to kg/s here, at the edge.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,13 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from ..backend import resolve_backend
+from ..callbacks import NaNGuard, ProgressBar
+from ..checkpoint import Checkpointer
 from ..errors import BackendUnavailableError, ConfigError
 from ..grid import Grid, stretched_levels
 from ..meteorology import Diffusivity, Wind, WindProfile, stability_diffusivity
 from ..model import DispersionModel
+from ..output import FieldWriter, ReceptorWriter, RunOutput
 from ..sampling import PointSampler, point_weights
 from ..schedules import TIME_TOLERANCE, IterationInterval, TimeInterval
 from ..simulation import Simulation
@@ -49,7 +52,6 @@ class BuiltRun:
     checkpoint_path: Path | None = None
     map_path: Path | None = None
     map_species: str = ""
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -204,41 +206,32 @@ def build(cfg: Any, output_dir: str | Path | None = None, attributes: dict | Non
     o, t = config.output, config.time
     callbacks: dict[str, Any] = {}
     writers: dict[str, Any] = {}
-    built_paths: dict[str, Path | None] = {"output": None, "checkpoint": None, "map": None}
+    output_path = checkpoint_path = map_path = None
     map_species = o.map_species or (o.field_species[0] if o.field_species else config.species[0].name)
     if output_dir is not None:
-        from ..callbacks import NaNGuard, ProgressBar  # noqa: PLC0415
-        from ..checkpoint import Checkpointer  # noqa: PLC0415
-        from ..output import FieldWriter, ReceptorWriter  # noqa: PLC0415
-
         out = Path(output_dir)
-        built_paths["output"] = out / f"{config.name}.h5"
-        built_paths["map"] = out / f"{config.name}_ground_{map_species}.png"
+        output_path = out / f"{config.name}.h5"
+        map_path = out / f"{config.name}_ground_{map_species}.png"
         fields = IntervalAndEnd(TimeInterval(o.field_interval), float(t.stop))
         writers["fields"] = FieldWriter(fields, species=None if o.field_species is None else list(o.field_species),
                                         levels=None if o.field_levels is None else list(o.field_levels))
         if sampler is not None:
             writers["receptors"] = ReceptorWriter(TimeInterval(o.receptor_interval), sampler)
         if o.checkpoint_every > 0:
-            built_paths["checkpoint"] = out / f"{config.name}.checkpoint.h5"
-            callbacks["checkpoint"] = Checkpointer(IterationInterval(o.checkpoint_every), built_paths["checkpoint"])
+            checkpoint_path = out / f"{config.name}.checkpoint.h5"
+            callbacks["checkpoint"] = Checkpointer(IterationInterval(o.checkpoint_every), checkpoint_path)
         if o.nan_check_every > 0:
             callbacks["nan_guard"] = NaNGuard(IterationInterval(o.nan_check_every), out / f"{config.name}.lastgood.h5")
         callbacks["progress"] = ProgressBar(IterationInterval(10), enabled=o.progress)
     elif o.nan_check_every > 0:
-        from ..callbacks import NaNGuard  # noqa: PLC0415
-
         callbacks["nan_guard"] = NaNGuard(IterationInterval(o.nan_check_every))
     # The simulation checks a fixed dt against the stability limits: still before any output.
     simulation = Simulation(model, stop_time=float(t.stop), dt=t.dt, cfl=t.cfl, max_dt=t.max_dt,
                             callbacks=callbacks, writers=writers)
-    if built_paths["output"] is not None:
-        from ..output import RunOutput  # noqa: PLC0415
-
-        built_paths["output"].parent.mkdir(parents=True, exist_ok=True)
+    if output_path is not None:
         yaml = OmegaConf.to_yaml(OmegaConf.structured(config))
-        simulation.output = RunOutput(built_paths["output"], model, config_yaml=yaml,
+        simulation.output = RunOutput(output_path, model, config_yaml=yaml,
                                       attributes={"task": "run", "name": config.name, **(attributes or {})})
     return BuiltRun(config=config, grid=model.grid, model=model, sampler=sampler, simulation=simulation,
-                    output_path=built_paths["output"], checkpoint_path=built_paths["checkpoint"],
-                    map_path=built_paths["map"], map_species=map_species)
+                    output_path=output_path, checkpoint_path=checkpoint_path, map_path=map_path,
+                    map_species=map_species)

@@ -197,13 +197,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     task = TASKS.get(args[0])
     if task is None:
-        return fail(f"unknown task {args[0]!r}; tasks: {', '.join(TASKS)} "
-                    f"(overrides come after the task, e.g. plumetwin run {args[0]})")
+        hint = f" (overrides come after the task: plumetwin run {args[0]})" if "=" in args[0] else ""
+        return fail(f"unknown task {args[0]!r}; tasks: {', '.join(TASKS)}{hint}")
     tune_allocator()
     try:
         return launch(task, args[1:])
     except PlumetwinError as exc:
         return fail(str(exc))
+    except KeyboardInterrupt:
+        sys.stderr.write("plumetwin: interrupted; a run with checkpoints resumes with resume=<its .checkpoint.h5>\n")
+        return 130
 
 
 if __name__ == "__main__":

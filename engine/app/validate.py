@@ -131,7 +131,8 @@ def item_key(group: str, index: int, name: str, field: str = "") -> str:
 def check_config(cfg: RunConfig) -> None:
     """Every check that needs no grid, cheapest and most basic first."""
     if not cfg.name or any(c in cfg.name for c in "/\\") or cfg.name.strip() != cfg.name:
-        raise ConfigError("name", f"must be a plain file-name stem (no slashes or spaces at the ends), got {cfg.name!r}")
+        raise ConfigError("name", "must be a plain file-name stem (no slashes or spaces at the ends), "
+                                  f"got {cfg.name!r}")
     _one_of("limiter", cfg.limiter, LIMITERS)
     _one_of("backend.name", cfg.backend.name, BACKEND_NAMES)
     _one_of("backend.dtype", cfg.backend.dtype, DTYPES)
@@ -170,7 +171,8 @@ def check_grid(cfg: RunConfig) -> None:
             _finite(item_key("grid.buildings", i, b.name, name), getattr(b, name), "a coordinate in metres")
         if not (b.x_min < b.x_max and b.y_min < b.y_max):
             raise ConfigError(item_key("grid.buildings", i, b.name),
-                              f"needs x_min < x_max and y_min < y_max, got x {b.x_min:g}–{b.x_max:g}, y {b.y_min:g}–{b.y_max:g}")
+                              "needs x_min < x_max and y_min < y_max, "
+                              f"got x {b.x_min:g}–{b.x_max:g}, y {b.y_min:g}–{b.y_max:g}")
         _positive(item_key("grid.buildings", i, b.name, "height"), b.height, "m")
 
 
@@ -268,7 +270,8 @@ def check_sources(cfg: RunConfig) -> None:
         source_factor(i, src)
         _finite(key("start"), src.start, "a time in s")
         if src.stop is not None and not (isinstance(src.stop, (int, float)) and src.stop > src.start):
-            raise ConfigError(key("stop"), f"must be after start ({src.start:g} s), or null for no end; got {src.stop!r}")
+            raise ConfigError(key("stop"), f"must be after start ({src.start:g} s), or null for no end; "
+                                           f"got {src.stop!r}")
         times, factors = src.profile_times, src.profile_factors
         if (times is None) != (factors is None):
             raise ConfigError(key("profile_times"), "profile_times and profile_factors must be given together")
@@ -302,10 +305,14 @@ def check_output(cfg: RunConfig) -> None:
             raise ConfigError("output.field_levels", "is empty; give level indices such as [0, 1], or null for all")
         for i, level in enumerate(o.field_levels):
             if not 0 <= level < cfg.grid.nz:
-                raise ConfigError(f"output.field_levels[{i}]", f"level {level} is not in 0..{cfg.grid.nz - 1} (grid.nz)")
+                raise ConfigError(f"output.field_levels[{i}]",
+                                  f"level {level} is not in 0..{cfg.grid.nz - 1} (grid.nz)")
         if 0 not in o.field_levels:
-            raise ConfigError("output.field_levels", f"must include level 0 for the ground map, got {list(o.field_levels)}")
+            raise ConfigError("output.field_levels",
+                              f"must include level 0 for the ground map, got {list(o.field_levels)}")
     if o.field_species is not None:
+        if not o.field_species:
+            raise ConfigError("output.field_species", "is empty; give species names, or null for all")
         for i, name in enumerate(o.field_species):
             if name not in species:
                 raise ConfigError(f"output.field_species[{i}]", f"species {name!r} is not transported; "

@@ -119,7 +119,7 @@ def stability_diffusivity(
     the σv-based closure of the full meteorology.
     """
     if speed <= 0:
-        raise ConfigError("met.wind_speed", f"stability-class diffusivity needs a wind speed > 0, got {speed}")
+        raise ConfigError("met.speed", f"stability-class diffusivity needs a wind speed > 0, got {speed}")
     h = DEFAULT_MIXING_HEIGHT[stability.upper()] if mixing_height is None else float(mixing_height)
     if h <= 0:
         raise ConfigError("met.mixing_height", f"must be > 0 m, got {h}")

@@ -49,7 +49,7 @@ class WindProfile:
     def speed_at(self, z) -> np.ndarray:
         """Speed (m/s) at heights ``z`` (m)."""
         if self.speed < 0 or not np.isfinite(self.speed):
-            raise ConfigError("met.wind_speed", f"must be a finite speed >= 0 m/s, got {self.speed}")
+            raise ConfigError("met.speed", f"must be a finite speed >= 0 m/s, got {self.speed}")
         if self.kind == "uniform":
             return np.full(np.shape(z), float(self.speed))
         if self.kind == "log":

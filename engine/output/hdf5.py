@@ -45,6 +45,7 @@ class RunOutput:
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self.part_path = self._path.with_name(self._path.name + ".part")
         self.previous_part_path = self._path.with_name(self._path.name + ".part.previous")
+        self.snapshot_path = self._path.with_name(self._path.name + ".part.checkpoint")
         self.model = model
         if self.part_path.exists():
             # An interrupted run's records: kept aside for reopen() to resume from, never overwritten.
@@ -153,14 +154,34 @@ class RunOutput:
     def flush(self) -> None:
         self._file.flush()
 
+    def snapshot(self) -> Path:
+        """Copy the file as it is now beside it, for a checkpoint to resume from.
+
+        A process killed while HDF5 writes can leave the ``.part`` file unreadable, so resuming
+        starts from this consistent copy instead (the copy costs one read and write of the output
+        so far, once per checkpoint).
+        """
+        import shutil  # noqa: PLC0415
+
+        from ..atomic import atomic_path  # noqa: PLC0415
+
+        self._file.close()
+        with atomic_path(self.snapshot_path) as tmp:
+            shutil.copyfile(self.part_path, tmp)
+        self._file = h5py.File(self.part_path, "a")
+        return self.snapshot_path
+
     def reopen(self, counts: dict[str, int]) -> None:
-        """Continue a killed run: take back its ``.part`` file and cut it to ``counts`` records."""
-        if not self.previous_part_path.exists():
+        """Continue a killed run from its last snapshot, cut back to ``counts`` records."""
+        source = self.snapshot_path if self.snapshot_path.exists() else self.previous_part_path
+        if not source.exists():
             raise PlumetwinError(
-                f"cannot resume: the records of the interrupted run ({self.part_path}) are missing; "
+                f"cannot resume: the records of the interrupted run ({self.snapshot_path}) are missing; "
                 "start the run again without resuming")
         self._file.close()
-        os.replace(self.previous_part_path, self.part_path)
+        import shutil  # noqa: PLC0415
+
+        shutil.copyfile(source, self.part_path)
         self._file = h5py.File(self.part_path, "a")
         for name, dataset in self._time_datasets().items():
             dataset.resize(counts.get(name, 0), axis=0)
@@ -185,6 +206,7 @@ class RunOutput:
         f.close()
         os.replace(self.part_path, self._path)
         self.previous_part_path.unlink(missing_ok=True)  # superseded by this complete run
+        self.snapshot_path.unlink(missing_ok=True)
         return self._path
 
 
@@ -210,9 +232,9 @@ class FieldWriter:
         names, nz = sim.model.species_names, sim.model.grid.nz
         unknown = [s for s in self.species or [] if s not in names]
         if unknown:
-            raise ConfigError("output.fields.species", f"{unknown} not transported; known: {', '.join(names)}")
+            raise ConfigError("output.field_species", f"{unknown} not transported; known: {', '.join(names)}")
         if self.levels is not None and (not self.levels or min(self.levels) < 0 or max(self.levels) >= nz):
-            raise ConfigError("output.fields.levels", f"level indices must lie in 0..{nz - 1}, got {self.levels}")
+            raise ConfigError("output.field_levels", f"level indices must lie in 0..{nz - 1}, got {self.levels}")
 
     def __call__(self, sim) -> None:
         model = sim.model

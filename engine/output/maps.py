@@ -53,8 +53,9 @@ def plot_ground_map(run_path: str | Path, png_path: str | Path, species: str | N
         except Exception:  # no receptors configured
             receptors = None
     x_faces, y_faces = grid["x_faces"], grid["y_faces"]
-    fig, ax = plt.subplots(figsize=(9, 9 * (y_faces[-1] - y_faces[0]) / (x_faces[-1] - x_faces[0]) + 1.2),
-                           dpi=110, constrained_layout=True)
+    aspect = (y_faces[-1] - y_faces[0]) / (x_faces[-1] - x_faces[0])
+    # About 8 inches of map width beside the colour bar, plus room for the title and axis labels.
+    fig, ax = plt.subplots(figsize=(10, 8 * aspect + 1.4), dpi=110, constrained_layout=True)
     peak = float(np.nanmax(values)) if values.size else 0.0
     if peak > 0:
         shown = np.ma.masked_less_equal(values, peak * 1e-3)

@@ -31,7 +31,7 @@ class Transport:
     def __init__(self, grid: Grid, wind: Wind, diffusivity: Diffusivity, species: list[Species],
                  limiter: str = "mc"):
         if limiter not in LIMITERS:
-            raise ConfigError("transport.limiter", f"unknown limiter {limiter!r}; use one of {', '.join(LIMITERS)}")
+            raise ConfigError("limiter", f"unknown limiter {limiter!r}; use one of {', '.join(LIMITERS)}")
         if diffusivity.members not in (1, wind.members):
             raise ConfigError("met.diffusivity", f"has {diffusivity.members} members, the wind {wind.members}")
         self.grid, self.species, self.limiter = grid, species, limiter
