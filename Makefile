@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev,numba
 
-.PHONY: run test test-all bench bench-peers lint clean venv
+.PHONY: run test test-all bench clean venv
 
 venv: $(STAMP)
 
@@ -34,11 +34,6 @@ bench: $(STAMP)
 	$(BIN)/python -m pytest -q tests/benchmarks --benchmark-only --benchmark-columns=min,median,max,rounds \
 		--benchmark-json=.benchmarks/latest.json $(PYTEST_ARGS)
 	$(BIN)/python benchmarks/summarize.py .benchmarks/latest.json benchmarks/results/transport_step_$(BENCH_LABEL).json
-
-## bench-peers: plumetwin's backends side by side with Devito and the memory-bandwidth roofline
-bench-peers: $(STAMP)
-	$(BIN)/python -m pip install -q -e ".[peers]"
-	$(BIN)/python benchmarks/peers.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks
