@@ -39,6 +39,14 @@ def _slope(a, b, code, zero, half, one, two, tiny):
 
 
 @numba.njit(inline="always")
+def _constants(field, dt):
+    """0, 1/2, 1, 2, the smallest normal number and dt in the field's precision, so float32
+    arithmetic stays float32 exactly as in the NumPy reference."""
+    kind = field.dtype.type
+    return kind(0), kind(0.5), kind(1), kind(2), np.finfo(field.dtype).tiny, kind(dt)
+
+
+@numba.njit(inline="always")
 def _cell(field, row, c, b, n, ghost_low, ghost_high):
     if c < 0:
         return ghost_low
@@ -79,12 +87,7 @@ def advect_rows(field, reference, divergence, use_correction, velocity, widths, 
     ``(rows, inner)`` for the mass budget. ``work`` is scratch ``(rows·chunks, 3, inner)``.
     """
     rows, n, inner = field.shape
-    zero = field.dtype.type(0)
-    half = field.dtype.type(0.5)
-    one = field.dtype.type(1)
-    two = field.dtype.type(2)
-    tiny = np.finfo(field.dtype).tiny
-    dt = field.dtype.type(dt)
+    zero, half, one, two, tiny, dt = _constants(field, dt)
     step = (n + chunks - 1) // chunks
     for task in numba.prange(rows * chunks):
         row = task // chunks
@@ -125,12 +128,7 @@ def advect_contiguous_rows(field, reference, divergence, use_correction, velocit
     """:func:`advect_rows` for sweeps along the contiguous axis (``inner == 1``, the x sweep):
     one task per row, the shared face flux carried in a register."""
     rows, n, _ = field.shape
-    zero = field.dtype.type(0)
-    half = field.dtype.type(0.5)
-    one = field.dtype.type(1)
-    two = field.dtype.type(2)
-    tiny = np.finfo(field.dtype).tiny
-    dt = field.dtype.type(dt)
+    zero, half, one, two, tiny, dt = _constants(field, dt)
     for row in numba.prange(rows):
         member_species = row // rows_per_member
         vrow = (member_species // species) * rows_per_member + (row - member_species * rows_per_member)
