@@ -39,9 +39,10 @@ class Transport:
         self._xp = xp
         self._compiled = None
         if grid.backend.name == "numba":
-            from ..kernels import numba_advection  # noqa: PLC0415 - compiled path, optional extra
+            from ..kernels import numba_advection, numba_diffusion  # noqa: PLC0415 - optional extra
 
             self._compiled = numba_advection
+            self._compiled_diffusion = numba_diffusion.diffuse_horizontal_compiled
             self._widths = {AXIS_X: np.full(grid.nx, grid.dx, dtype), AXIS_Y: np.full(grid.ny, grid.dy, dtype),
                             AXIS_Z: grid.dz.astype(dtype)}
             self._background_host = np.array([s.background for s in species], dtype=dtype)
@@ -153,7 +154,10 @@ class Transport:
                 self._background, self.limiter, divergence=divergences[n] if divergences else None,
                 direction=direction)
             outflow += self._boundary_outflow(fluxes, axis, dt)
-        if self.diffusivity.max_horizontal() > 0:
+        if self.diffusivity.max_horizontal() > 0 and self._compiled is not None and self.diffusivity.kh.shape[3:] == (1, 1):
+            field = self._compiled_diffusion(field, self.diffusivity.kh, dt, grid.dx, grid.dy, self._open_x,
+                                             self._open_y)
+        elif self.diffusivity.max_horizontal() > 0:
             field = diffuse_horizontal(field, self.diffusivity.kh, dt, grid.dx, grid.dy, self._open_x, self._open_y)
         if field is reference:
             field = field.copy()
