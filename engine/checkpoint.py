@@ -18,6 +18,7 @@ import numpy as np
 
 from .atomic import atomic_path
 from .errors import CheckpointError
+from .output.reader import texts
 
 _STRING = h5py.string_dtype()
 
@@ -27,10 +28,6 @@ def _grid_signature(grid) -> dict[str, np.ndarray]:
     return {"grid_origin": np.asarray(grid.origin, dtype=np.float64),
             "grid_spacing": np.asarray([grid.dx, grid.dy], dtype=np.float64),
             "grid_z_faces": np.asarray(grid.z_faces, dtype=np.float64)}
-
-
-def _text_list(values) -> list[str]:
-    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
 
 class Checkpointer:
@@ -94,7 +91,7 @@ class Checkpointer:
 def _mismatches(f: h5py.File, model) -> list[str]:
     """What differs between the checkpoint ``f`` and ``model``, as phrases."""
     found = []
-    species = _text_list(f.attrs["species"])
+    species = texts(f.attrs["species"])
     if species != model.species_names:
         found.append(f"species {species} (the model has {model.species_names})")
     shape, dtype = tuple(f["state"].shape), str(f["state"].dtype)

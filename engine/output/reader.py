@@ -84,7 +84,8 @@ class Field:
         return self._without("time", np.take(self.values, -1, axis=self._axis("time")))
 
 
-def _texts(values) -> list[str]:
+def texts(values) -> list[str]:
+    """HDF5 string attributes (bytes or str) as a list of ``str``."""
     return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
 
 
@@ -131,13 +132,13 @@ class RunResult:
     @property
     def attrs(self) -> dict:
         """Root attributes (version, config, backend, dtype, run statistics...)."""
-        return {k: (_texts(v) if isinstance(v, np.ndarray) and v.dtype.kind == "O" else v)
+        return {k: (texts(v) if isinstance(v, np.ndarray) and v.dtype.kind == "O" else v)
                 for k, v in self._file.attrs.items()}
 
     @property
     def species(self) -> list[str]:
         """Names of the transported species."""
-        return _texts(self._file.attrs["species"])
+        return texts(self._file.attrs["species"])
 
     @property
     def members(self) -> int:
