@@ -57,3 +57,53 @@ def diffuse_horizontal_compiled(field, kh, dt: float, dx: float, dy: float, open
     _diffuse(np.ascontiguousarray(field), np.ascontiguousarray(kh), dt / (dx * dx), dt / (dy * dy),
              open_x if use_masks else dummy, open_y if use_masks else dummy, use_masks, out)
     return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _vertical(field, lower, inv_pivot, upper_ratio, conductance, dz, deposition, use_deposition, dt, out, solution):
+    members, species, nz, ny, nx = field.shape
+    step = field.dtype.type(dt)
+    for task in numba.prange(members * species * ny):
+        m = task // (species * ny)
+        s = (task // ny) % species
+        j = task % ny
+        for i in range(nx):  # forward elimination
+            solution[m, s, 0, j, i] = field[m, s, 0, j, i] * inv_pivot[m, s, 0, j, i]
+        for k in range(1, nz):
+            for i in range(nx):
+                value = field[m, s, k, j, i] - lower[m, s, k, j, i] * solution[m, s, k - 1, j, i]
+                solution[m, s, k, j, i] = value * inv_pivot[m, s, k, j, i]
+        for k in range(nz - 2, -1, -1):  # back substitution
+            for i in range(nx):
+                solution[m, s, k, j, i] = solution[m, s, k, j, i] - upper_ratio[m, s, k, j, i] * solution[m, s, k + 1, j, i]
+        for k in range(nz):  # the same update in flux form: exact conservation
+            for i in range(nx):
+                value = field[m, s, k, j, i]
+                if k < nz - 1:
+                    flux = (step * conductance[m, 0, k, j, i]) * (solution[m, s, k + 1, j, i] - solution[m, s, k, j, i])
+                    value = value + flux / dz[k]
+                if k > 0:
+                    flux = (step * conductance[m, 0, k - 1, j, i]) * (solution[m, s, k, j, i] - solution[m, s, k - 1, j, i])
+                    value = value - flux / dz[k]
+                if use_deposition:
+                    value = value - (step * deposition[m, s, k, j, i]) * solution[m, s, k, j, i]
+                out[m, s, k, j, i] = value
+
+
+def vertical_diffusion_compiled(field, coefficients, conductance, dz, deposition, dt: float):
+    """Compiled twin of :meth:`engine.transport.diffusion.VerticalDiffusionSolver.solve`.
+
+    ``coefficients`` are the solver's cached ``(lower, inv_pivot, upper_ratio)``; every array is
+    broadcast to the full shape (zero strides, no copies) so one kernel serves all cases.
+    """
+    shape = field.shape
+    lower, inv_pivot, upper_ratio = (np.broadcast_to(c, shape) for c in coefficients)
+    faces = (shape[0], 1, max(shape[2] - 1, 1)) + shape[3:]
+    conductance = np.broadcast_to(conductance, faces) if shape[2] > 1 else np.zeros(faces, field.dtype)
+    use_deposition = deposition is not None
+    deposition = np.broadcast_to(deposition, shape) if use_deposition else lower
+    out = np.empty_like(field)
+    solution = np.empty_like(field)
+    _vertical(np.ascontiguousarray(field), lower, inv_pivot, upper_ratio, conductance,
+              np.ascontiguousarray(dz.ravel()), deposition, use_deposition, dt, out, solution)
+    return out

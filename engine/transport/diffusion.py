@@ -84,7 +84,7 @@ class VerticalDiffusionSolver:
         Optional 0/1 mask of the interior horizontal faces ``(nz-1, ny, nx)`` (0 next to solids).
     """
 
-    def __init__(self, kz_faces, dz, dz_centres, deposition=None, open_z=None):
+    def __init__(self, kz_faces, dz, dz_centres, deposition=None, open_z=None, compiled=None):
         xp = array_module(kz_faces)
         interior = kz_faces[:, :, 1:-1] / dz_centres
         if open_z is not None:
@@ -94,6 +94,8 @@ class VerticalDiffusionSolver:
         self._deposition = deposition
         self._xp = xp
         self._cache: dict[float, tuple] = {}
+        # An optional compiled twin of solve() (the Numba backend): same coefficients, one pass.
+        self._compiled = compiled
 
     def _coefficients(self, dt: float):
         if dt in self._cache:
@@ -130,6 +132,8 @@ class VerticalDiffusionSolver:
         """
         if field.shape[2] == 1 and self._deposition is None:
             return field
+        if self._compiled is not None:
+            return self._compiled(field, self._coefficients(dt), self._conductance, self._dz, self._deposition, dt)
         old = field.copy()
         solution = self._thomas(field, dt)
         return self._flux_form_update(old, solution, dt)

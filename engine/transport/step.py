@@ -43,6 +43,7 @@ class Transport:
 
             self._compiled = numba_advection
             self._compiled_diffusion = numba_diffusion.diffuse_horizontal_compiled
+            self._compiled_vertical = numba_diffusion.vertical_diffusion_compiled
             self._widths = {AXIS_X: np.full(grid.nx, grid.dx, dtype), AXIS_Y: np.full(grid.ny, grid.dy, dtype),
                             AXIS_Z: grid.dz.astype(dtype)}
             self._background_host = np.array([s.background for s in species], dtype=dtype)
@@ -108,7 +109,9 @@ class Transport:
             deposition = xp.asarray((vd.reshape(1, -1, 1, 1, 1) * per_layer[None, None]).astype(dtype))
         _, _, fz = grid.open_faces()
         open_z = xp.asarray(fz[1:-1].astype(dtype)) if self._has_solids else None
-        self._vertical = VerticalDiffusionSolver(self.diffusivity.kz_faces, self._dz, dz_centres, deposition, open_z)
+        compiled = self._compiled_vertical if self._compiled is not None else None
+        self._vertical = VerticalDiffusionSolver(self.diffusivity.kz_faces, self._dz, dz_centres, deposition, open_z,
+                                                 compiled)
 
     # ------------------------------------------------------------------------------------------
     def stable_dt(self, cfl: float = 0.8) -> float:
