@@ -123,8 +123,10 @@ class VerticalDiffusionSolver:
         self._cache[dt] = (xp.ascontiguousarray(lower), inv_pivot, upper_ratio)
         return self._cache[dt]
 
-    def solve(self, field, dt: float):
+    def solve(self, field, dt: float, out=None):
         """Advance ``field`` by ``dt``; returns the new field (``field`` itself is overwritten).
+
+        The compiled twin leaves ``field`` intact and writes into ``out`` when given.
 
         The Thomas solution is turned back into face fluxes and applied in flux form, so the
         update conserves mass to unbiased round-off: float32 coefficients would otherwise leak a
@@ -133,7 +135,8 @@ class VerticalDiffusionSolver:
         if field.shape[2] == 1 and self._deposition is None:
             return field
         if self._compiled is not None:
-            return self._compiled(field, self._coefficients(dt), self._conductance, self._dz, self._deposition, dt)
+            return self._compiled(field, self._coefficients(dt), self._conductance, self._dz, self._deposition, dt,
+                                  out)
         old = field.copy()
         solution = self._thomas(field, dt)
         return self._flux_form_update(old, solution, dt)

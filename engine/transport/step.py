@@ -39,9 +39,10 @@ class Transport:
         self._xp = xp
         self._compiled = None
         if grid.backend.name == "numba":
-            from ..kernels import numba_advection, numba_diffusion  # noqa: PLC0415 - optional extra
+            from ..kernels import numba_advection, numba_diffusion, numba_fused  # noqa: PLC0415 - optional extra
 
             self._compiled = numba_advection
+            self._fused_module = numba_fused
             self._compiled_diffusion = numba_diffusion.diffuse_horizontal_compiled
             self._compiled_vertical = numba_diffusion.vertical_diffusion_compiled
             self._widths = {AXIS_X: np.full(grid.nx, grid.dx, dtype), AXIS_Y: np.full(grid.ny, grid.dy, dtype),
@@ -70,6 +71,12 @@ class Transport:
         # cut by buildings is not one, and then the plain flux form keeps mass exactly.
         self._correct_divergence = wind.is_divergence_free()
         self._sweep_divergences = self._divergences_per_order() if self._correct_divergence else None
+        if self._sweep_divergences is not None and not any(
+                bool(self._xp.any(term != 0)) for terms in self._sweep_divergences for term in terms):
+            # Every sweep is divergence-free by itself (a layered wind): the correction adds c·0.
+            self._correct_divergence, self._sweep_divergences = False, None
+        self._fused = self._build_fused() if self._compiled is not None else None
+        self._swept = None
         self._build_vertical_solver()
 
     def _sweeps(self, parity: int):
@@ -95,6 +102,25 @@ class Transport:
                 terms[-1] = -sum(terms[:-1])
             orders.append(terms)
         return orders
+
+    def _build_fused(self):
+        """The compiled one-pass sweeps + horizontal diffusion (Numba backend), or None where the
+        diffusivity varies horizontally (then the per-sweep kernels run)."""
+        kh = self.diffusivity.kh
+        if kh.shape[3:] != (1, 1):
+            return None
+        divergences = None
+        if self._correct_divergence:
+            names = {AXIS_X: "x", AXIS_Y: "y", AXIS_Z: "z"}
+            divergences = [{names[axis]: np.ascontiguousarray(term[:, 0])
+                            for (axis, *_), term in zip(self._sweeps(parity), self._sweep_divergences[parity])}
+                           for parity in (0, 1)]
+        grid = self.grid
+        use_kh = self.diffusivity.max_horizontal() > 0
+        return self._fused_module.FusedSweeps(
+            *(a for a in self.wind.host), divergences, self._moving[2], kh[:, 0, :, 0, 0] if use_kh else None,
+            grid.dx, grid.dy, grid.dz, self._background_host, self.limiter,
+            self._open_x if self._has_solids else None, self._open_y if self._has_solids else None)
 
     def _build_vertical_solver(self) -> None:
         grid, xp, dtype = self.grid, self._xp, self.grid.float_type
@@ -145,6 +171,8 @@ class Transport:
         outflow = xp.zeros((members, n_species), dtype=xp.float64)
         reference = field
         divergences = self._sweep_divergences[parity % 2] if self._correct_divergence else None
+        if self._fused is not None:
+            return self._fused_step(field, dt, parity)
         for n, (axis, velocity, spacing, direction) in enumerate(self._sweeps(parity)):
             if self._compiled is not None:
                 field, fluxes = self._compiled.advect_axis_compiled(
@@ -164,7 +192,25 @@ class Transport:
             field = diffuse_horizontal(field, self.diffusivity.kh, dt, grid.dx, grid.dy, self._open_x, self._open_y)
         if field is reference:
             field = field.copy()
-        field = self._vertical.solve(field, dt)
+        return self._vertical_and_decay(field, dt, outflow)
+
+    def _fused_step(self, field, dt: float, parity: int):
+        """The Numba step: sweeps and horizontal diffusion in one pass into a buffer this object
+        keeps, then the vertical solve back into ``field``'s memory (the state is updated in place,
+        as sources already are: no fresh 4-byte-per-cell array is page-faulted in every step)."""
+        if self._swept is None or self._swept.shape != field.shape or self._swept.dtype != field.dtype:
+            self._swept = np.empty_like(field)
+        swept, outflow = self._fused.apply(field, dt, parity, out=self._swept)
+        result = self._vertical.solve(swept, dt, out=field)
+        if result is not field:  # nothing vertical to do: the swept field is the answer
+            field[...] = result
+        return self._vertical_and_decay(field, dt, outflow, vertical_done=True)
+
+    def _vertical_and_decay(self, field, dt: float, outflow, vertical_done: bool = False):
+        """Implicit vertical diffusion with deposition, then decay; the tail of :meth:`step`."""
+        xp, grid = self._xp, self.grid
+        if not vertical_done:
+            field = self._vertical.solve(field, dt)
         deposited = self._deposited(field, dt)
         decayed = xp.zeros_like(outflow)
         if np.any(self._decay_rates > 0):
