@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev,numba
 
-.PHONY: run test test-all bench clean venv
+.PHONY: run test test-all bench bench-peers clean venv
 
 venv: $(STAMP)
 
@@ -34,6 +34,13 @@ bench: $(STAMP)
 	$(BIN)/python -m pytest -q tests/benchmarks --benchmark-only --benchmark-columns=min,median,max,rounds \
 		--benchmark-json=.benchmarks/latest.json $(PYTEST_ARGS)
 	$(BIN)/python benchmarks/summarize.py .benchmarks/latest.json benchmarks/results/transport_step_$(BENCH_LABEL).json
+
+## bench-peers: the same 256³ problem on every plumetwin backend and on Devito, against the measured roofline
+PEERS_ARGS ?= --n 256 --steps 100
+bench-peers: $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[$(EXTRAS),peers]"
+	mkdir -p benchmarks/results
+	$(BIN)/python -m hpc.peer_benchmark $(PEERS_ARGS) --json benchmarks/results/peers_$(BENCH_LABEL).json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks

@@ -87,11 +87,9 @@ class Backend:
 def resolve_backend(name: str = "auto") -> Backend:
     """Return the backend called ``name``.
 
-    ``auto`` uses CuPy when a device really computes and NumPy otherwise, logging one line saying
-    what it chose and why. The compiled CPU path (``numba``) is chosen explicitly: only its
-    advection sweep is compiled so far, and on small grids its per-call overhead still costs more
-    than it saves (see benchmarks/results/); ``auto`` will prefer it once the whole step is fused. Asking for ``cupy`` or ``numba`` where it cannot run raises
-    :class:`BackendUnavailableError`.
+    ``auto`` prefers CuPy when a device really computes, then the compiled CPU path (Numba) when
+    it is installed, then NumPy, logging one line saying what it chose and why. Asking for
+    ``cupy`` or ``numba`` where it cannot run raises :class:`BackendUnavailableError`.
     """
     if isinstance(name, Backend):
         return name
@@ -122,7 +120,12 @@ def resolve_backend(name: str = "auto") -> Backend:
     if cupy is not None:
         log.info("backend auto: using CuPy on the GPU")
         return Backend("cupy", cupy, reason="a CUDA device answered")
-    reason = f"{why_gpu}; using NumPy (backend=numba selects the compiled CPU path)"
+    numba, why_cpu = _probe_numba()
+    if numba is not None:
+        reason = f"{why_gpu}; using the compiled CPU path (Numba)"
+        log.info("backend auto: %s", reason)
+        return Backend("numba", np, reason=reason)
+    reason = f"{why_gpu}; {why_cpu}; using NumPy (pip install 'plumetwin[numba]' compiles the CPU path)"
     log.info("backend auto: %s", reason)
     return Backend("numpy", np, reason=reason)
 

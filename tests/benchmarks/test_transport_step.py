@@ -4,25 +4,15 @@ Run with ``make bench``; the normal test run skips benchmarks. Cell-updates coun
 members × species × cells per step.
 """
 
-import math
-
-import numpy as np
 import pytest
 
-from engine import Diffusivity, DispersionModel, Grid, Species, Wind, WindProfile
+from hpc.peer_benchmark import build_model
 
 
 def benchmark_model(n: int, backend: str, members: int = 1):
-    """The peer-comparison problem: wind (3, 1.5, 0) m/s, K = 5 m²/s, dx = 10 m, a Gaussian blob."""
-    grid = Grid(n, n, 10.0, 10.0, np.arange(0.0, (n + 1) * 10.0, 10.0), backend=backend)
-    speed, direction = math.hypot(3.0, 1.5), math.degrees(math.atan2(-3.0, -1.5)) % 360
-    wind = Wind.from_profiles(grid, [WindProfile(speed, direction)] * members)
-    model = DispersionModel(grid, wind, Diffusivity.constant(grid, 5.0, 5.0, members), [Species("T")])
-    centre = 5.0 * n
-    x, y, z = np.meshgrid(grid.x_centres, grid.y_centres, grid.z_centres, indexing="ij")
-    blob = np.exp(-((x - centre) ** 2 + (y - centre) ** 2 + (z - centre) ** 2) / (2 * (n * 1.0) ** 2))
-    model.set_state(blob.transpose(2, 1, 0)[None, None].astype(np.float32))
-    return model
+    """The peer-comparison problem (wind (3, 1.5, 0) m/s, K = 5 m²/s, dx = 10 m, a Gaussian blob)
+    with the engine's default limiter (MC)."""
+    return build_model(n, backend, members, limiter="mc")
 
 
 @pytest.mark.parametrize("n", [64, 128, 256])

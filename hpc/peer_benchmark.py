@@ -1,0 +1,271 @@
+"""Side-by-side speed of plumetwin's backends, Devito and the machine's memory-bandwidth roofline.
+
+The problem (the same for every solver): 3D advection–diffusion in a constant wind
+(3, 1.5, 0) m/s with K = 5 m²/s, dx = dy = dz = 10 m, a Gaussian blob, N³ cells, float32,
+a fixed number of steps of the same dt. Each solver's median time per step gives million
+cell-updates per second (MLUPS); the roofline is the measured STREAM-triad bandwidth over the
+8 bytes a cell costs at least (read once, written once, float32).
+
+Run ``make bench-peers`` (installs the ``peers`` extra) or
+``python -m hpc.peer_benchmark --n 256 --steps 100 --json out.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+WIND = (3.0, 1.5, 0.0)  # m/s
+DIFFUSIVITY = 5.0  # m²/s
+SPACING = 10.0  # m
+BYTES_PER_CELL = 8  # float32 read once + written once
+
+
+def blob(n: int) -> np.ndarray:
+    """The initial Gaussian blob ``(z, y, x)`` (σ = n m, centred), float32."""
+    centres = (np.arange(n) + 0.5) * SPACING
+    centre = 0.5 * n * SPACING
+    g = np.exp(-((centres - centre) ** 2) / (2 * (n * 1.0) ** 2))
+    return (g[:, None, None] * g[None, :, None] * g[None, None, :]).astype(np.float32)
+
+
+def build_model(n: int, backend: str, members: int = 1, limiter: str = "minmod"):
+    """plumetwin's model of the peer problem on ``backend`` (one species, ``members`` copies)."""
+    from engine import Diffusivity, DispersionModel, Grid, Species, Wind, WindProfile  # noqa: PLC0415
+
+    grid = Grid(n, n, SPACING, SPACING, np.arange(0.0, (n + 1) * SPACING, SPACING), backend=backend)
+    speed = math.hypot(WIND[0], WIND[1])
+    direction = math.degrees(math.atan2(-WIND[0], -WIND[1])) % 360  # meteorological: where it blows from
+    wind = Wind.from_profiles(grid, [WindProfile(speed, direction)] * members)
+    diffusivity = Diffusivity.constant(grid, DIFFUSIVITY, DIFFUSIVITY, members)
+    model = DispersionModel(grid, wind, diffusivity, [Species("T")], limiter=limiter)
+    model.set_state(blob(n)[None, None])
+    return model
+
+
+def stable_dt(cfl: float = 0.4) -> float:
+    """The step every solver takes (s): ``dt (|u|/dx + |v|/dy + |w|/dz) = 0.4``. Devito's one-pass
+    update (minmod-limited upwind fluxes, forward Euler, unsplit) is monotone only below 0.5;
+    plumetwin's split sweeps would allow 1 per direction, so both run inside their limits. The
+    time per step does not depend on dt."""
+    return cfl / sum(abs(c) / SPACING for c in WIND)
+
+
+@dataclass
+class Result:
+    solver: str
+    seconds_per_step: float
+    mlups: float
+    roofline_fraction: float | None = None
+    ratio_to_devito: float | None = None
+    agreement: dict = field(default_factory=dict)
+
+
+def measure_bandwidth(size_mb: int = 512, repeats: int = 7) -> tuple[float, str]:
+    """STREAM-style triad ``a = b + s c`` bandwidth (GB/s, 3 arrays counted), compiled when Numba
+    is present, else NumPy; returns ``(GB/s, method)``."""
+    n = size_mb * 2**20 // 4 // 3
+    b = np.ones(n, np.float32)
+    c = np.full(n, 2.0, np.float32)
+    a = np.empty_like(b)
+    try:
+        import numba  # noqa: PLC0415
+
+        @numba.njit(parallel=True)
+        def triad(a, b, c, s):
+            for i in numba.prange(a.shape[0]):
+                a[i] = b[i] + s * c[i]
+
+        method = f"numba triad, {numba.get_num_threads()} threads"
+    except ImportError:
+        def triad(a, b, c, s):
+            np.multiply(c, s, out=a)
+            a += b
+
+        method = "numpy triad"
+    triad(a, b, c, np.float32(3.0))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        triad(a, b, c, np.float32(3.0))
+        times.append(time.perf_counter() - start)
+    return 3 * a.nbytes / min(times) / 1e9, method
+
+
+def time_plumetwin(n: int, steps: int, backend: str, dt: float):
+    """Median seconds per step and the final field (host, ``(z, y, x)``)."""
+    model = build_model(n, backend)
+    sync = model.grid.backend.synchronize
+    model.step(dt)  # compile / warm up, then restart from the blob
+    sync()
+    model.set_state(blob(n)[None, None])
+    model.time, model.iteration = 0.0, 0
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        model.step(dt)
+        sync()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times)), model.grid.backend.to_host(model.state)[0, 0]
+
+
+def time_devito(n: int, steps: int, dt: float):
+    """Devito's one-pass minmod-limited upwind step with explicit diffusion (C + OpenMP)."""
+    os.environ.setdefault("DEVITO_LANGUAGE", "openmp")
+    os.environ.setdefault("DEVITO_LOGGING", "ERROR")
+    import devito  # noqa: PLC0415
+    from devito import Eq, Grid, Operator, TimeFunction, solve  # noqa: PLC0415, F401
+    from sympy import Max, Min  # noqa: PLC0415
+
+    extent = (n * SPACING,) * 3
+    grid = Grid(shape=(n, n, n), extent=extent, dtype=np.float32)
+    x, y, z = grid.dimensions
+    c = TimeFunction(name="c", grid=grid, space_order=4, time_order=1)
+    c.data[0] = blob(n).transpose(2, 1, 0)  # Devito orders (x, y, z)
+    c.data[1] = c.data[0]
+
+    def minmod(a, b):
+        return Max(0, Min(a, b)) + Min(0, Max(a, b))
+
+    def flux(u, dim, h):
+        """Minmod-limited upwind flux through the face above cell i (u > 0). Without
+        plumetwin's Lax–Wendroff factor (1 - Courant): unsplit, that update is unstable."""
+        ci, cm, cp = c, c.subs(dim, dim - h), c.subs(dim, dim + h)
+        return u * (ci + 0.5 * minmod(ci - cm, cp - ci))
+
+    terms = 0
+    for u, dim in zip(WIND, (x, y, z)):
+        if u > 0:
+            h = dim.spacing
+            face_high = flux(u, dim, h)
+            face_low = face_high.subs(dim, dim - h)
+            terms += (face_high - face_low) / SPACING
+    # Second-order Laplacian, as plumetwin's (the default order-4 one is unstable at this dt).
+    laplacian = c.dx2(fd_order=2) + c.dy2(fd_order=2) + c.dz2(fd_order=2)
+    update = Eq(c.forward, c - dt * terms + dt * DIFFUSIVITY * laplacian)
+    op = Operator([update], opt="advanced")
+    op.apply(time_m=0, time_M=0, dt=dt)  # JIT-compile
+    c.data[0] = blob(n).transpose(2, 1, 0)
+    start = time.perf_counter()
+    op.apply(time_m=0, time_M=steps - 1, dt=dt)
+    elapsed = time.perf_counter() - start
+    final = np.asarray(c.data[steps % 2]).transpose(2, 1, 0)
+    return elapsed / steps, final, devito.__version__
+
+
+def relative_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """``(max |a-b| / max |a|, ||a-b||₂ / ||a||₂)`` in float64."""
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    return (float(np.abs(a64 - b64).max() / np.abs(a64).max()),
+            float(np.linalg.norm(a64 - b64) / np.linalg.norm(a64)))
+
+
+def available_backends() -> list[str]:
+    from engine.backend import resolve_backend  # noqa: PLC0415
+    from engine.errors import BackendUnavailableError  # noqa: PLC0415
+
+    names = []
+    for name in ("numpy", "numba", "cupy"):
+        try:
+            resolve_backend(name)
+            names.append(name)
+        except BackendUnavailableError as error:
+            print(f"  {name}: skipped ({error})", file=sys.stderr)
+    return names
+
+
+def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) -> dict:
+    """Time every solver on the peer problem and return the report (also printed as a table)."""
+    dt = stable_dt()
+    bandwidth, method = measure_bandwidth(bandwidth_mb)
+    roofline = bandwidth * 1e9 / BYTES_PER_CELL / 1e6
+    cells = n**3
+    print(f"problem: {n}³ float32, {steps} steps of dt = {dt:.4g} s; wind {WIND} m/s, K = {DIFFUSIVITY} m²/s")
+    print(f"memory bandwidth ({method}): {bandwidth:.1f} GB/s → roofline {roofline:,.0f} MLUPS at "
+          f"{BYTES_PER_CELL} B/cell")
+    results: list[Result] = []
+    fields: dict[str, np.ndarray] = {}
+    for backend in available_backends():
+        seconds, final = time_plumetwin(n, steps, backend, dt)
+        fields[backend] = final
+        results.append(Result(f"plumetwin-{backend}", seconds, cells / seconds / 1e6))
+    devito_version = None
+    if not skip_devito:
+        try:
+            seconds, final, devito_version = time_devito(n, steps, dt)
+            fields["devito"] = final
+            results.append(Result("devito-minmod", seconds, cells / seconds / 1e6))
+        except ImportError:
+            print("  devito: skipped (pip install 'plumetwin[peers]')", file=sys.stderr)
+    devito_mlups = next((r.mlups for r in results if r.solver == "devito-minmod"), None)
+    reference = fields["numpy"]
+    for result in results:
+        result.roofline_fraction = result.mlups / roofline if result.solver != "plumetwin-cupy" else None
+        if devito_mlups:
+            result.ratio_to_devito = result.mlups / devito_mlups
+        name = result.solver.split("-")[1] if result.solver.startswith("plumetwin") else "devito"
+        max_rel, l2_rel = relative_difference(reference, fields[name])
+        result.agreement = {"max_relative_to_numpy": max_rel, "l2_relative_to_numpy": l2_rel}
+    header = f"{'solver':<18}{'ms/step':>10}{'MLUPS':>10}{'roofline':>10}{'×devito':>9}{'max rel diff':>14}{'L2 rel diff':>13}"
+    print(header)
+    for r in results:
+        roof = f"{100 * r.roofline_fraction:.0f} %" if r.roofline_fraction is not None else "-"
+        ratio = f"{r.ratio_to_devito:.2f}" if r.ratio_to_devito is not None else "-"
+        print(f"{r.solver:<18}{1e3 * r.seconds_per_step:>10.2f}{r.mlups:>10.0f}{roof:>10}{ratio:>9}"
+              f"{r.agreement['max_relative_to_numpy']:>14.2e}{r.agreement['l2_relative_to_numpy']:>13.2e}")
+    return {
+        "problem": {"n": n, "steps": steps, "dt_s": dt, "dtype": "float32", "wind_m_s": WIND,
+                    "diffusivity_m2_s": DIFFUSIVITY, "spacing_m": SPACING,
+                    "plumetwin_scheme": "split Lax-Wendroff, minmod limiter; implicit vertical diffusion",
+                    "devito_scheme": "unsplit minmod-limited upwind fluxes, forward Euler; explicit diffusion"},
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                    "cpus": os.cpu_count(), "bandwidth_GB_s": bandwidth, "bandwidth_method": method,
+                    "roofline_mlups": roofline},
+        "devito_version": devito_version,
+        "results": [asdict(r) for r in results],
+    }
+
+
+def check_agreement(report: dict, parity: float = 1e-6, peer: float = 0.05) -> list[str]:
+    """Problems with the agreement: plumetwin backends must equal NumPy to ``parity`` (max
+    relative), Devito's different (unsplit) scheme must stay within ``peer`` (relative L2)."""
+    problems = []
+    for r in report["results"]:
+        agreement = r["agreement"]
+        # "not <=" so that a NaN counts as a disagreement.
+        if r["solver"].startswith("plumetwin") and not agreement["max_relative_to_numpy"] <= parity:
+            problems.append(f"{r['solver']} differs from NumPy by {agreement['max_relative_to_numpy']:.2e} (max rel)")
+        if r["solver"].startswith("devito") and not agreement["l2_relative_to_numpy"] <= peer:
+            problems.append(f"{r['solver']} differs from plumetwin by {agreement['l2_relative_to_numpy']:.2e} (L2 rel)")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=256, help="cells per side (default 256)")
+    parser.add_argument("--steps", type=int, default=100, help="time steps (default 100)")
+    parser.add_argument("--json", help="write the report here (atomically)")
+    parser.add_argument("--skip-devito", action="store_true", help="plumetwin backends only")
+    args = parser.parse_args(argv)
+    report = run(args.n, args.steps, args.skip_devito)
+    problems = check_agreement(report)
+    for problem in problems:
+        print(f"DISAGREEMENT: {problem}", file=sys.stderr)
+    if args.json:
+        from engine.atomic import atomic_write_text  # noqa: PLC0415
+
+        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+        print(f"report: {args.json}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

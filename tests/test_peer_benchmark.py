@@ -1,0 +1,33 @@
+"""The peer benchmark's own machinery on a tiny grid: every backend agrees, disagreement is caught."""
+
+import math
+
+import numpy as np
+
+from hpc.peer_benchmark import WIND, blob, check_agreement, run, stable_dt
+
+
+def test_the_problem_is_inside_every_solver_stability_limit():
+    courant_sum = stable_dt() * sum(abs(c) for c in WIND) / 10.0
+    assert math.isclose(courant_sum, 0.4)
+    field = blob(16)
+    assert field.dtype == np.float32 and np.unravel_index(field.argmax(), field.shape) in {(7, 7, 7), (8, 8, 8)}
+
+
+def test_tiny_run_reports_every_backend_and_they_agree():
+    report = run(16, 3, skip_devito=True, bandwidth_mb=16)
+    solvers = {r["solver"] for r in report["results"]}
+    assert "plumetwin-numpy" in solvers
+    assert report["machine"]["bandwidth_GB_s"] > 0
+    for result in report["results"]:
+        assert result["mlups"] > 0
+    assert check_agreement(report) == []
+
+
+def test_a_nan_or_a_large_difference_is_a_disagreement():
+    report = {"results": [
+        {"solver": "plumetwin-numba", "agreement": {"max_relative_to_numpy": float("nan"), "l2_relative_to_numpy": 0}},
+        {"solver": "devito-minmod", "agreement": {"max_relative_to_numpy": 0.1, "l2_relative_to_numpy": 0.2}},
+    ]}
+    problems = check_agreement(report)
+    assert len(problems) == 2 and "plumetwin-numba" in problems[0] and "devito" in problems[1]
