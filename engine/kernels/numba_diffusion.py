@@ -1,10 +1,9 @@
-"""Explicit horizontal diffusion as one compiled pass (Numba).
+"""Implicit vertical diffusion with dry deposition as compiled passes (Numba).
 
-The same update as :func:`engine.transport.diffusion.diffuse_horizontal`, with the operations in
-the same order so float32 results are identical: each cell adds the gain-weighted flux through
-its east face, subtracts the one through its west face, then does the same for north and south.
-Horizontally uniform diffusivities only (``kh`` shaped ``(member, 1, nz, 1, 1)``); other shapes
-use the NumPy reference.
+The same solve as :meth:`engine.transport.diffusion.VerticalDiffusionSolver.solve` — Thomas
+elimination per column, then the update re-applied in flux form for exact conservation — with the
+operations in the same order, so float32 results equal the NumPy reference. Horizontal diffusion
+is fused into the sweep pass (:mod:`engine.kernels.numba_fused`).
 """
 
 from __future__ import annotations
@@ -13,52 +12,6 @@ import math
 
 import numba
 import numpy as np
-
-
-@numba.njit(parallel=True, cache=True)
-def _diffuse(field, kh, gain_x, gain_y, open_x, open_y, use_masks, out):
-    members, species, nz, ny, nx = field.shape
-    gx = field.dtype.type(gain_x)
-    gy = field.dtype.type(gain_y)
-    for task in numba.prange(members * species * nz):
-        m = task // (species * nz)
-        s = (task // nz) % species
-        k = task % nz
-        kk = kh[m, 0, k, 0, 0]
-        for j in range(ny):
-            for i in range(nx):
-                value = field[m, s, k, j, i]
-                if i < nx - 1:
-                    flux = kk * (field[m, s, k, j, i + 1] - value)
-                    if use_masks:
-                        flux = flux * open_x[k, j, i]
-                    value = value + gx * flux
-                if i > 0:
-                    flux = kk * (field[m, s, k, j, i] - field[m, s, k, j, i - 1])
-                    if use_masks:
-                        flux = flux * open_x[k, j, i - 1]
-                    value = value - gx * flux
-                if j < ny - 1:
-                    flux = kk * (field[m, s, k, j + 1, i] - field[m, s, k, j, i])
-                    if use_masks:
-                        flux = flux * open_y[k, j, i]
-                    value = value + gy * flux
-                if j > 0:
-                    flux = kk * (field[m, s, k, j, i] - field[m, s, k, j - 1, i])
-                    if use_masks:
-                        flux = flux * open_y[k, j - 1, i]
-                    value = value - gy * flux
-                out[m, s, k, j, i] = value
-
-
-def diffuse_horizontal_compiled(field, kh, dt: float, dx: float, dy: float, open_x=None, open_y=None):
-    """Drop-in for :func:`engine.transport.diffusion.diffuse_horizontal` (NumPy arrays)."""
-    out = np.empty_like(field)
-    use_masks = open_x is not None
-    dummy = np.zeros((1, 1, 1), dtype=field.dtype)
-    _diffuse(np.ascontiguousarray(field), np.ascontiguousarray(kh), dt / (dx * dx), dt / (dy * dy),
-             open_x if use_masks else dummy, open_y if use_masks else dummy, use_masks, out)
-    return out
 
 
 @numba.njit(parallel=True, cache=True)

@@ -37,16 +37,12 @@ class Transport:
         self.grid, self.species, self.limiter = grid, species, limiter
         xp, dtype = grid.xp, grid.float_type
         self._xp = xp
-        self._compiled = None
-        if grid.backend.name == "numba":
-            from ..kernels import numba_advection, numba_diffusion, numba_fused  # noqa: PLC0415 - optional extra
+        self._compiled = grid.backend.name == "numba"
+        if self._compiled:
+            from ..kernels import numba_diffusion, numba_fused  # noqa: PLC0415 - optional extra
 
-            self._compiled = numba_advection
             self._fused_module = numba_fused
-            self._compiled_diffusion = numba_diffusion.diffuse_horizontal_compiled
             self._compiled_vertical = numba_diffusion.vertical_diffusion_compiled
-            self._widths = {AXIS_X: np.full(grid.nx, grid.dx, dtype), AXIS_Y: np.full(grid.ny, grid.dy, dtype),
-                            AXIS_Z: grid.dz.astype(dtype)}
             self._background_host = np.array([s.background for s in species], dtype=dtype)
         dz = grid.dz
         self._dz = xp.asarray(dz.reshape(1, 1, -1, 1, 1).astype(dtype))
@@ -75,7 +71,7 @@ class Transport:
                 bool(self._xp.any(term != 0)) for terms in self._sweep_divergences for term in terms):
             # Every sweep is divergence-free by itself (a layered wind): the correction adds c·0.
             self._correct_divergence, self._sweep_divergences = False, None
-        self._fused = self._build_fused() if self._compiled is not None else None
+        self._fused = self._build_fused() if self._compiled else None
         self._swept = None
         self._build_vertical_solver()
 
@@ -105,7 +101,7 @@ class Transport:
 
     def _build_fused(self):
         """The compiled one-pass sweeps + horizontal diffusion (Numba backend), or None where the
-        diffusivity varies horizontally (then the per-sweep kernels run)."""
+        diffusivity varies horizontally (then the NumPy reference operators run on the same arrays)."""
         kh = self.diffusivity.kh
         if kh.shape[3:] != (1, 1):
             return None
@@ -135,7 +131,7 @@ class Transport:
             deposition = xp.asarray((vd.reshape(1, -1, 1, 1, 1) * per_layer[None, None]).astype(dtype))
         _, _, fz = grid.open_faces()
         open_z = xp.asarray(fz[1:-1].astype(dtype)) if self._has_solids else None
-        compiled = self._compiled_vertical if self._compiled is not None else None
+        compiled = self._compiled_vertical if self._compiled else None
         self._vertical = VerticalDiffusionSolver(self.diffusivity.kz_faces, self._dz, dz_centres, deposition, open_z,
                                                  compiled)
 
@@ -174,21 +170,12 @@ class Transport:
         if self._fused is not None:
             return self._fused_step(field, dt, parity)
         for n, (axis, velocity, spacing, direction) in enumerate(self._sweeps(parity)):
-            if self._compiled is not None:
-                field, fluxes = self._compiled.advect_axis_compiled(
-                    field, reference if divergences else None, velocity, axis, dt, self._widths[axis],
-                    self._background_host, self.limiter, divergence=divergences[n] if divergences else None)
-                outflow += self._boundary_outflow(fluxes, axis, dt)
-                continue
             field, fluxes = advect_axis(
                 field, reference if divergences else None, velocity, axis, dt, spacing,
                 self._background, self.limiter, divergence=divergences[n] if divergences else None,
                 direction=direction)
             outflow += self._boundary_outflow(fluxes, axis, dt)
-        if self.diffusivity.max_horizontal() > 0 and self._compiled is not None and self.diffusivity.kh.shape[3:] == (1, 1):
-            field = self._compiled_diffusion(field, self.diffusivity.kh, dt, grid.dx, grid.dy, self._open_x,
-                                             self._open_y)
-        elif self.diffusivity.max_horizontal() > 0:
+        if self.diffusivity.max_horizontal() > 0:
             field = diffuse_horizontal(field, self.diffusivity.kh, dt, grid.dx, grid.dy, self._open_x, self._open_y)
         if field is reference:
             field = field.copy()
