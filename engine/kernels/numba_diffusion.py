@@ -15,46 +15,18 @@ import numpy as np
 
 
 @numba.njit(parallel=True, cache=True)
-def _vertical(field, lower, inv_pivot, upper_ratio, conductance, dz, deposition, use_deposition, dt, out, solution):
-    members, species, nz, ny, nx = field.shape
-    step = field.dtype.type(dt)
-    for task in numba.prange(members * species * ny):
-        m = task // (species * ny)
-        s = (task // ny) % species
-        j = task % ny
-        for i in range(nx):  # forward elimination
-            solution[m, s, 0, j, i] = field[m, s, 0, j, i] * inv_pivot[m, s, 0, j, i]
-        for k in range(1, nz):
-            for i in range(nx):
-                value = field[m, s, k, j, i] - lower[m, s, k, j, i] * solution[m, s, k - 1, j, i]
-                solution[m, s, k, j, i] = value * inv_pivot[m, s, k, j, i]
-        for k in range(nz - 2, -1, -1):  # back substitution
-            for i in range(nx):
-                solution[m, s, k, j, i] = solution[m, s, k, j, i] - upper_ratio[m, s, k, j, i] * solution[m, s, k + 1, j, i]
-        for k in range(nz):  # the same update in flux form: exact conservation
-            for i in range(nx):
-                value = field[m, s, k, j, i]
-                if k < nz - 1:
-                    flux = (step * conductance[m, 0, k, j, i]) * (solution[m, s, k + 1, j, i] - solution[m, s, k, j, i])
-                    value = value + flux / dz[k]
-                if k > 0:
-                    flux = (step * conductance[m, 0, k - 1, j, i]) * (solution[m, s, k, j, i] - solution[m, s, k - 1, j, i])
-                    value = value - flux / dz[k]
-                if use_deposition:
-                    value = value - (step * deposition[m, s, k, j, i]) * solution[m, s, k, j, i]
-                out[m, s, k, j, i] = value
+def _vertical_streamed(field, lower, inv_pivot, upper_ratio, conductance, dz, deposition, use_deposition, full, dt,
+                       out, blocks, planes):
+    """Backward-Euler vertical diffusion with deposition, streamed level by level.
 
-
-@numba.njit(parallel=True, cache=True)
-def _vertical_layered(field, lower, inv_pivot, upper_ratio, conductance, dz, deposition, use_deposition, dt, out,
-                      blocks, planes):
-    """:func:`_vertical` for coefficients that vary only with height (one value per level).
-
-    Coefficients are ``(member|1, species|1, nz)``, ``conductance`` ``(member|1, nz-1)``. Each task
-    takes a block of y rows of one member and species and streams through it level by level —
-    contiguous runs of memory the prefetcher follows: forward elimination into ``out``, then back
-    substitution with the flux-form update one level behind, the last three solution levels of
-    the block kept in ``planes`` ``(tasks, 3, rows per block, nx)``.
+    Coefficient arrays are ``(member|1, species|1, nz, ny, nx)`` when ``full`` (solids make them
+    vary per column) or ``(member|1, species|1, nz, 1, 1)``; ``conductance`` is
+    ``(member|1, 1, nz-1, ...)`` likewise. Each task takes a block of y rows of one member and
+    species and walks it level by level — contiguous runs of memory the prefetcher follows:
+    forward elimination into ``out``, then back substitution with the flux-form update one level
+    behind, the last three solution levels of the block kept in ``planes``
+    ``(tasks, 3, rows per block, nx)``. Arithmetic in the reference's order, so float32 results
+    equal :meth:`engine.transport.diffusion.VerticalDiffusionSolver.solve`.
     """
     members, species, nz, ny, nx = field.shape
     step = field.dtype.type(dt)
@@ -70,98 +42,109 @@ def _vertical_layered(field, lower, inv_pivot, upper_ratio, conductance, dz, dep
         cm = m if lower.shape[0] > 1 else 0
         cs = s if lower.shape[1] > 1 else 0
         gm = m if conductance.shape[0] > 1 else 0
-        ds = s if deposition.shape[1] > 1 else 0
         dm = m if deposition.shape[0] > 1 else 0
-        f = field[m, s]
-        y = out[m, s]
+        ds = s if deposition.shape[1] > 1 else 0
         for k in range(nz):
-            low = lower[cm, cs, k]
-            pivot = inv_pivot[cm, cs, k]
+            # Layered coefficients are hoisted out of the row loops, so those loops vectorise.
+            low = lower[cm, cs, k, 0, 0]
+            pivot = inv_pivot[cm, cs, k, 0, 0]
             for j in range(j0, j1):
-                fk = f[k, j]
-                yk = y[k, j]
                 if k == 0:
                     for i in range(nx):
-                        yk[i] = fk[i] * pivot
-                else:
-                    yb = y[k - 1, j]
+                        if full:
+                            pivot = inv_pivot[cm, cs, 0, j, i]
+                        out[m, s, 0, j, i] = field[m, s, 0, j, i] * pivot
+                elif full:
                     for i in range(nx):
-                        yk[i] = (fk[i] - low * yb[i]) * pivot
+                        out[m, s, k, j, i] = (field[m, s, k, j, i] - lower[cm, cs, k, j, i] * out[m, s, k - 1, j, i]
+                                              ) * inv_pivot[cm, cs, k, j, i]
+                else:
+                    for i in range(nx):
+                        out[m, s, k, j, i] = (field[m, s, k, j, i] - low * out[m, s, k - 1, j, i]) * pivot
         buffer = planes[task]
-        # buffer[k % 3] holds the solution at level k while levels k .. k+2 are needed.
+        # buffer[k % 3] holds the solution at level k while levels k-1 .. k+1 are needed.
         for j in range(j0, j1):
-            buffer[(nz - 1) % 3, j - j0, :] = y[nz - 1, j]
+            for i in range(nx):
+                buffer[(nz - 1) % 3, j - j0, i] = out[m, s, nz - 1, j, i]
         for k in range(nz - 1, -1, -1):
             if k < nz - 1:
-                ratio = upper_ratio[cm, cs, k]
-                above = buffer[(k + 1) % 3]
-                here = buffer[k % 3]
+                ratio = upper_ratio[cm, cs, k, 0, 0]
+                here, above = k % 3, (k + 1) % 3
                 for j in range(j0, j1):
-                    yk = y[k, j]
-                    h = here[j - j0]
-                    a = above[j - j0]
-                    for i in range(nx):
-                        h[i] = yk[i] - ratio * a[i]
+                    r = j - j0
+                    if full:
+                        for i in range(nx):
+                            buffer[here, r, i] = out[m, s, k, j, i] - upper_ratio[cm, cs, k, j, i] * buffer[above, r, i]
+                    else:
+                        for i in range(nx):
+                            buffer[here, r, i] = out[m, s, k, j, i] - ratio * buffer[above, r, i]
             if k + 1 < nz:  # level k+1 now has its neighbours' solutions: finish it in flux form
-                _flux_form_level(f, buffer, k + 1, nz, j0, j1, conductance[gm], dz, deposition[dm, ds],
-                                 use_deposition, step, y)
-        _flux_form_level(f, buffer, 0, nz, j0, j1, conductance[gm], dz, deposition[dm, ds], use_deposition, step, y)
+                _flux_form_level(field, buffer, m, s, gm, dm, ds, k + 1, nz, j0, j1, conductance, dz, deposition,
+                                 use_deposition, full, step, out)
+        _flux_form_level(field, buffer, m, s, gm, dm, ds, 0, nz, j0, j1, conductance, dz, deposition, use_deposition,
+                         full, step, out)
 
 
 @numba.njit
-def _flux_form_level(field, buffer, k, nz, j0, j1, conductance, dz, deposition, use_deposition, step, out):
+def _flux_form_level(field, buffer, m, s, gm, dm, ds, k, nz, j0, j1, conductance, dz, deposition, use_deposition,
+                     full, step, out):
     """The flux-form update of level ``k`` (rows ``j0 .. j1-1``) from the solution at ``k-1 .. k+1``."""
     width = dz[k]
-    gain_up = step * conductance[min(k, nz - 2)]
-    gain_down = step * conductance[max(k - 1, 0)]
-    loss = step * deposition[k]
+    up = min(k, nz - 2)
+    down = max(k - 1, 0)
+    here, above, below = k % 3, (k + 1) % 3, (k - 1) % 3
+    gain_up = step * conductance[gm, 0, up, 0, 0]
+    gain_down = step * conductance[gm, 0, down, 0, 0]
+    loss = step * deposition[dm, ds, k, 0, 0]
     for j in range(j0, j1):
-        old = field[k, j]
-        dst = out[k, j]
-        here = buffer[k % 3, j - j0]
-        above = buffer[(k + 1) % 3, j - j0]
-        below = buffer[(k - 1) % 3, j - j0]
-        for i in range(dst.shape[0]):
-            value = old[i]
+        r = j - j0
+        for i in range(out.shape[4]):
+            value = field[m, s, k, j, i]
+            x = buffer[here, r, i]
+            if full:
+                gain_up = step * conductance[gm, 0, up, j, i]
+                gain_down = step * conductance[gm, 0, down, j, i]
+                loss = step * deposition[dm, ds, k, j, i]
             if k < nz - 1:
-                value = value + gain_up * (above[i] - here[i]) / width
+                value = value + gain_up * (buffer[above, r, i] - x) / width
             if k > 0:
-                value = value - gain_down * (here[i] - below[i]) / width
+                value = value - gain_down * (x - buffer[below, r, i]) / width
             if use_deposition:
-                value = value - loss * here[i]
-            dst[i] = value
+                value = value - loss * x
+            out[m, s, k, j, i] = value
 
 
 def vertical_diffusion_compiled(field, coefficients, conductance, dz, deposition, dt: float, out=None):
     """Compiled twin of :meth:`engine.transport.diffusion.VerticalDiffusionSolver.solve`.
 
-    ``coefficients`` are the solver's cached ``(lower, inv_pivot, upper_ratio)``. Coefficients
-    that vary with height only take the layered kernel; otherwise every array is broadcast to the
-    full shape (zero strides, no copies) so one kernel serves all cases. ``out`` (contiguous, not
-    overlapping ``field``) receives the result when given; otherwise a new array does.
+    ``coefficients`` are the solver's cached ``(lower, inv_pivot, upper_ratio)``. ``out``
+    (contiguous, not overlapping ``field``) receives the result when given; otherwise a new array
+    does.
     """
     shape = field.shape
-    use_deposition = deposition is not None
-    dz_flat = np.ascontiguousarray(dz.ravel())
-    layered = all(a.shape[3:] == (1, 1) for a in (*coefficients, conductance)) and (
-        not use_deposition or deposition.shape[3:] == (1, 1))
+    members, species, nz, ny, nx = shape
     if out is None:
         out = np.empty_like(field)
-    if layered and shape[2] > 1:
-        lower, inv_pivot, upper_ratio = (np.ascontiguousarray(c[:, :, :, 0, 0]) for c in coefficients)
-        dep = np.ascontiguousarray(deposition[:, :, :, 0, 0]) if use_deposition else lower
-        threads = numba.get_num_threads()
-        blocks = min(threads // math.gcd(shape[0] * shape[1], threads), shape[3])
-        planes = np.empty((shape[0] * shape[1] * blocks, 3, -(-shape[3] // blocks), shape[4]), dtype=field.dtype)
-        _vertical_layered(np.ascontiguousarray(field), lower, inv_pivot, upper_ratio,
-                          np.ascontiguousarray(conductance[:, 0, :, 0, 0]), dz_flat, dep, use_deposition, dt, out,
-                          blocks, planes)
-        return out
-    lower, inv_pivot, upper_ratio = (np.broadcast_to(c, shape) for c in coefficients)
-    faces = (shape[0], 1, max(shape[2] - 1, 1)) + shape[3:]
-    conductance = np.broadcast_to(conductance, faces) if shape[2] > 1 else np.zeros(faces, field.dtype)
-    deposition = np.broadcast_to(deposition, shape) if use_deposition else lower
-    solution = np.empty_like(field)
-    _vertical(np.ascontiguousarray(field), lower, inv_pivot, upper_ratio, conductance, dz_flat, deposition,
-              use_deposition, dt, out, solution)
+    if nz == 1:  # deposition only: one level, no neighbours
+        conductance = np.zeros((1, 1, 1, 1, 1), field.dtype)
+    use_deposition = deposition is not None
+    if not use_deposition:
+        deposition = np.zeros((1, 1, nz, 1, 1), field.dtype)
+    arrays = (*coefficients, conductance, deposition)
+    full = any(a.shape[3:] != (1, 1) for a in arrays)
+
+    def prepare(array, levels):
+        lead = array.shape[:2]
+        if full:
+            return np.ascontiguousarray(np.broadcast_to(array, lead + (levels, ny, nx)))
+        return np.ascontiguousarray(array[:, :, :, :1, :1])
+
+    lower, inv_pivot, upper_ratio = (prepare(c, nz) for c in coefficients)
+    conductance = prepare(conductance, conductance.shape[2])
+    deposition = prepare(deposition, nz)
+    threads = numba.get_num_threads()
+    blocks = min(threads // math.gcd(members * species, threads), ny)
+    planes = np.empty((members * species * blocks, 3, -(-ny // blocks), nx), dtype=field.dtype)
+    _vertical_streamed(np.ascontiguousarray(field), lower, inv_pivot, upper_ratio, conductance,
+                       np.ascontiguousarray(dz.ravel()), deposition, use_deposition, full, dt, out, blocks, planes)
     return out

@@ -73,62 +73,89 @@ def _flux(u, far_left, left, right, far_right, rate_left, rate_right, code, zero
 
 
 @numba.njit(inline="always")
-def _flux_loop(far_left, left, right, far_right, u, rate_left, rate_right, out, code, zero, half, one, two, tiny):
-    for i in range(out.shape[0]):
-        out[i] = _flux(u[i], far_left[i], left[i], right[i], far_right[i], rate_left, rate_right, code,
+def _face_plane_loop(below2, below, above, above2, velocity, row_stride, rate_left, rate_right, out, code, zero,
+                     half, one, two, tiny):
+    for j in range(out.shape[0]):
+        row = j * row_stride
+        for i in range(out.shape[1]):
+            out[j, i] = _flux(velocity[row, i], below2[j, i], below[j, i], above[j, i], above2[j, i], rate_left,
+                              rate_right, code, zero, half, one, two, tiny)
+
+
+@numba.njit
+def _face_plane(below2, below, above, above2, velocity, rate_left, rate_right, out, code, consts):
+    """Fluxes through a plane of faces from the four planes of cells around it (z faces), with the
+    face velocity ``(ny|1, nx)``.
+
+    One loop per limiter with the code written as a constant, so each compiles branch-free and
+    vectorises (a runtime limiter test inside the loop made it ~13 times slower). Arrays are
+    indexed in 2D, not sliced into rows: a row view costs reference-count traffic per row.
+    """
+    zero, half, one, two, tiny = consts
+    stride = 1 if velocity.shape[0] > 1 else 0
+    if code == 0:
+        _face_plane_loop(below2, below, above, above2, velocity, stride, rate_left, rate_right, out, 0, zero, half,
+                         one, two, tiny)
+    elif code == 1:
+        _face_plane_loop(below2, below, above, above2, velocity, stride, rate_left, rate_right, out, 1, zero, half,
+                         one, two, tiny)
+    elif code == 2:
+        _face_plane_loop(below2, below, above, above2, velocity, stride, rate_left, rate_right, out, 2, zero, half,
+                         one, two, tiny)
+    elif code == 3:
+        _face_plane_loop(below2, below, above, above2, velocity, stride, rate_left, rate_right, out, 3, zero, half,
+                         one, two, tiny)
+    else:
+        _face_plane_loop(below2, below, above, above2, velocity, stride, rate_left, rate_right, out, 4, zero, half,
+                         one, two, tiny)
+
+
+@numba.njit(inline="always")
+def _y_faces_loop(padded, velocity, row_stride, rate, out, code, zero, half, one, two, tiny):
+    for f in range(out.shape[0]):
+        row = f * row_stride
+        for i in range(out.shape[1]):
+            out[f, i] = _flux(velocity[row, i], padded[f, i], padded[f + 1, i], padded[f + 2, i], padded[f + 3, i],
+                              rate, rate, code, zero, half, one, two, tiny)
+
+
+@numba.njit
+def _y_faces(padded, velocity, rate, out, code, consts):
+    """Fluxes through the ``ny + 1`` y-face rows of a plane padded with two ghost rows each side."""
+    zero, half, one, two, tiny = consts
+    stride = 1 if velocity.shape[0] > 1 else 0
+    if code == 0:
+        _y_faces_loop(padded, velocity, stride, rate, out, 0, zero, half, one, two, tiny)
+    elif code == 1:
+        _y_faces_loop(padded, velocity, stride, rate, out, 1, zero, half, one, two, tiny)
+    elif code == 2:
+        _y_faces_loop(padded, velocity, stride, rate, out, 2, zero, half, one, two, tiny)
+    elif code == 3:
+        _y_faces_loop(padded, velocity, stride, rate, out, 3, zero, half, one, two, tiny)
+    else:
+        _y_faces_loop(padded, velocity, stride, rate, out, 4, zero, half, one, two, tiny)
+
+
+@numba.njit(inline="always")
+def _x_faces_loop(padded, velocity, row, rate, out, code, zero, half, one, two, tiny):
+    for f in range(out.shape[0]):
+        out[f] = _flux(velocity[row, f], padded[f], padded[f + 1], padded[f + 2], padded[f + 3], rate, rate, code,
                        zero, half, one, two, tiny)
 
 
 @numba.njit
-def _flux_row(far_left, left, right, far_right, u, rate_left, rate_right, out, code, zero, half, one, two, tiny):
-    """Fluxes through a row of faces whose four upwind/downwind cells are four rows of cells.
-
-    One loop per limiter with the code written as a constant, so each compiles branch-free and
-    vectorises (a runtime limiter test inside the loop made it ~13 times slower).
-    """
+def _x_faces(padded, velocity, row, rate, out, code, zero, half, one, two, tiny):
+    """Fluxes through the ``nx + 1`` faces of a ghost-padded row (velocity row ``row``)."""
     if code == 0:
-        _flux_loop(far_left, left, right, far_right, u, rate_left, rate_right, out, 0, zero, half, one, two, tiny)
+        _x_faces_loop(padded, velocity, row, rate, out, 0, zero, half, one, two, tiny)
     elif code == 1:
-        _flux_loop(far_left, left, right, far_right, u, rate_left, rate_right, out, 1, zero, half, one, two, tiny)
+        _x_faces_loop(padded, velocity, row, rate, out, 1, zero, half, one, two, tiny)
     elif code == 2:
-        _flux_loop(far_left, left, right, far_right, u, rate_left, rate_right, out, 2, zero, half, one, two, tiny)
+        _x_faces_loop(padded, velocity, row, rate, out, 2, zero, half, one, two, tiny)
     elif code == 3:
-        _flux_loop(far_left, left, right, far_right, u, rate_left, rate_right, out, 3, zero, half, one, two, tiny)
+        _x_faces_loop(padded, velocity, row, rate, out, 3, zero, half, one, two, tiny)
     else:
-        _flux_loop(far_left, left, right, far_right, u, rate_left, rate_right, out, 4, zero, half, one, two, tiny)
-
-
-@numba.njit(inline="always")
-def _padded_loop(padded, u, rate, out, code, zero, half, one, two, tiny):
-    for f in range(out.shape[0]):
-        out[f] = _flux(u[f], padded[f], padded[f + 1], padded[f + 2], padded[f + 3], rate, rate, code, zero, half, one,
-                       two, tiny)
-
-
-@numba.njit
-def _padded_flux_row(padded, u, rate, out, code, zero, half, one, two, tiny):
-    """Fluxes through the ``nx + 1`` faces of a ghost-padded row (see :func:`_flux_row`)."""
-    if code == 0:
-        _padded_loop(padded, u, rate, out, 0, zero, half, one, two, tiny)
-    elif code == 1:
-        _padded_loop(padded, u, rate, out, 1, zero, half, one, two, tiny)
-    elif code == 2:
-        _padded_loop(padded, u, rate, out, 2, zero, half, one, two, tiny)
-    elif code == 3:
-        _padded_loop(padded, u, rate, out, 3, zero, half, one, two, tiny)
-    else:
-        _padded_loop(padded, u, rate, out, 4, zero, half, one, two, tiny)
-
-
-@numba.njit
-def _update_row(src, flux_low, flux_high, width, dt, ref, div, use_correction, dst):
-    """``dst = src - dt * ((flux_high - flux_low) / width - ref * div)``, elementwise."""
-    if use_correction:
-        for i in range(dst.shape[0]):
-            dst[i] = src[i] - dt * ((flux_high[i] - flux_low[i]) / width - ref[i] * div[i])
-    else:
-        for i in range(dst.shape[0]):
-            dst[i] = src[i] - dt * ((flux_high[i] - flux_low[i]) / width)
+        _x_faces_loop(padded, velocity, row, rate, out, 4, zero, half, one, two, tiny)
 
 
 @numba.njit
@@ -151,26 +178,22 @@ def _sweep_x(src, dst, u, rate, width, dt, bg, ref, div, use_correction, padded,
     net = 0.0
     row_stride = 1 if u.shape[0] > 1 else 0
     for j in range(ny):
-        s = src[j]
-        uj = u[j * row_stride]
-        low = bg if uj[0] > zero else s[0]
-        high = bg if uj[nx] < zero else s[nx - 1]
+        row = j * row_stride
+        low = bg if u[row, 0] > zero else src[j, 0]
+        high = bg if u[row, nx] < zero else src[j, nx - 1]
         padded[0] = low
         padded[1] = low
         for i in range(nx):
-            padded[i + 2] = s[i]
+            padded[i + 2] = src[j, i]
         padded[nx + 2] = high
         padded[nx + 3] = high
-        _padded_flux_row(padded, uj, rate, flux, code, zero, half, one, two, tiny)
-        d = dst[j]
+        _x_faces(padded, u, row, rate, flux, code, zero, half, one, two, tiny)
         if use_correction:
-            r = ref[j]
-            g = div[j]
             for i in range(nx):
-                d[i] = s[i] - dt * ((flux[i + 1] - flux[i]) / width - r[i] * g[i])
+                dst[j, i] = src[j, i] - dt * ((flux[i + 1] - flux[i]) / width - ref[j, i] * div[j, i])
         else:
             for i in range(nx):
-                d[i] = s[i] - dt * ((flux[i + 1] - flux[i]) / width)
+                dst[j, i] = src[j, i] - dt * ((flux[i + 1] - flux[i]) / width)
         net += float(flux[nx]) - float(flux[0])
     return net
 
@@ -185,46 +208,51 @@ def _row_or_ghost(plane, index, ghost_low, ghost_high):
 
 
 @numba.njit
-def _sweep_y(src, dst, v, rate, width, dt, bg, ref, div, use_correction, ghosts, flux_a, flux_b, code, consts):
-    """y sweep of one ``(ny, nx)`` plane; returns the net outflow summed over the boundary faces."""
-    zero, half, one, two, tiny = consts
-    ny, nx = src.shape
-    face_stride = 1 if v.shape[0] > 1 else 0
-    ghost_low, ghost_high = ghosts[0], ghosts[1]
-    _ghost_row(src[0], v[0], 1, bg, ghost_low)
-    _ghost_row(src[ny - 1], v[ny * face_stride], -1, bg, ghost_high)
-    low, high = flux_a, flux_b
-    _flux_row(ghost_low, ghost_low, src[0], _row_or_ghost(src, 1, ghost_low, ghost_high), v[0], rate, rate, low,
-              code, zero, half, one, two, tiny)
+def _sweep_y(padded, dst, v, rate, width, dt, bg, ref, div, use_correction, faces, code, consts):
+    """y sweep of one plane held in rows ``2 .. ny+1`` of ``padded`` ``(ny+4, nx)`` into ``dst``
+    ``(ny, nx)``, with ``faces`` ``(ny+1, nx)`` scratch; returns the net outflow over the boundary
+    faces. The two ghost rows on each side are filled here."""
+    ny = dst.shape[0]
+    nx = dst.shape[1]
+    zero = padded.dtype.type(0)
+    top = ny * (1 if v.shape[0] > 1 else 0)
+    for i in range(nx):
+        low = bg if v[0, i] > zero else padded[2, i]
+        high = bg if v[top, i] < zero else padded[ny + 1, i]
+        padded[0, i] = low
+        padded[1, i] = low
+        padded[ny + 2, i] = high
+        padded[ny + 3, i] = high
+    _y_faces(padded, v, rate, faces, code, consts)
+    for j in range(ny):
+        if use_correction:
+            for i in range(nx):
+                dst[j, i] = padded[j + 2, i] - dt * ((faces[j + 1, i] - faces[j, i]) / width - ref[j, i] * div[j, i])
+        else:
+            for i in range(nx):
+                dst[j, i] = padded[j + 2, i] - dt * ((faces[j + 1, i] - faces[j, i]) / width)
     net = 0.0
     for i in range(nx):
-        net -= float(low[i])
-    for j in range(ny):
-        f = j + 1
-        _flux_row(_row_or_ghost(src, f - 2, ghost_low, ghost_high), src[f - 1],
-                  _row_or_ghost(src, f, ghost_low, ghost_high), _row_or_ghost(src, f + 1, ghost_low, ghost_high),
-                  v[f * face_stride], rate, rate, high, code, zero, half, one, two, tiny)
-        _update_row(src[j], low, high, width, dt, ref[j], div[j], use_correction, dst[j])
-        low, high = high, low
-    for i in range(nx):
-        net += float(low[i])
+        net += float(faces[ny, i]) - float(faces[0, i])
     return net
 
 
 @numba.njit
 def _z_face_fluxes(below2, below, above, above2, w, rate_left, rate_right, out, code, consts):
     """Vertical fluxes through one horizontal face plane from the four planes around it."""
-    zero, half, one, two, tiny = consts
-    row_stride = 1 if w.shape[0] > 1 else 0
-    for j in range(out.shape[0]):
-        _flux_row(below2[j], below[j], above[j], above2[j], w[j * row_stride], rate_left, rate_right, out[j],
-                  code, zero, half, one, two, tiny)
+    _face_plane(below2, below, above, above2, w, rate_left, rate_right, out, code, consts)
 
 
 @numba.njit
 def _update_plane(src, flux_low, flux_high, width, dt, ref, div, use_correction, dst):
+    """``dst = src - dt * ((flux_high - flux_low) / width - ref * div)`` over a plane."""
     for j in range(dst.shape[0]):
-        _update_row(src[j], flux_low[j], flux_high[j], width, dt, ref[j], div[j], use_correction, dst[j])
+        if use_correction:
+            for i in range(dst.shape[1]):
+                dst[j, i] = src[j, i] - dt * ((flux_high[j, i] - flux_low[j, i]) / width - ref[j, i] * div[j, i])
+        else:
+            for i in range(dst.shape[1]):
+                dst[j, i] = src[j, i] - dt * ((flux_high[j, i] - flux_low[j, i]) / width)
 
 
 @numba.njit
@@ -236,26 +264,25 @@ def _ghost_plane(edge, w, inflow_sign, bg, out):
 
 @numba.njit
 def _diffuse_plane(src, dst, kk, gain_x, gain_y, open_x, open_y, use_masks):
-    """Explicit horizontal diffusion of one plane, in the reference's order of operations."""
+    """Explicit horizontal diffusion of one plane, in the reference's order of operations (a
+    missing neighbour at the domain edge contributes a zero flux)."""
     ny, nx = src.shape
     zero = src.dtype.type(0)
     for j in range(ny):
-        s = src[j]
-        d = dst[j]
-        north = src[j + 1] if j < ny - 1 else s
-        south = src[j - 1] if j > 0 else s
+        north = j + 1 if j < ny - 1 else j
+        south = j - 1 if j > 0 else j
         for i in range(nx):
-            value = s[i]
-            east = kk * (s[i + 1] - value) if i < nx - 1 else zero
-            west = kk * (value - s[i - 1]) if i > 0 else zero
-            up = kk * (north[i] - value)
-            down = kk * (value - south[i])
+            value = src[j, i]
+            east = kk * (src[j, i + 1] - value) if i < nx - 1 else zero
+            west = kk * (value - src[j, i - 1]) if i > 0 else zero
+            up = kk * (src[north, i] - value)
+            down = kk * (value - src[south, i])
             if use_masks:
                 east = east * open_x[j, i] if i < nx - 1 else zero
                 west = west * open_x[j, i - 1] if i > 0 else zero
                 up = up * open_y[j, i] if j < ny - 1 else zero
                 down = down * open_y[j - 1, i] if j > 0 else zero
-            d[i] = value + gain_x * east - gain_x * west + gain_y * up - gain_y * down
+            dst[j, i] = value + gain_x * east - gain_x * west + gain_y * up - gain_y * down
 
 
 @numba.njit
@@ -285,23 +312,24 @@ def _plane_sum(plane):
 
 
 @numba.njit
-def _xy_plane(field, ms, m, kk, target, work, u, v, div_x, div_y, use_correction, rate_x, rate_y, dx, dy, step,
-              bg, padded, flux_x, ghosts, flux_a, flux_b, code, consts):
+def _xy_plane(field, ms, m, kk, target, u, v, div_x, div_y, use_correction, rate_x, rate_y, dx, dy, step,
+              bg, padded, flux_x, ypad, yfaces, code, consts):
     """x then y sweep of input plane ``kk`` into ``target``; returns the x and y outflow (c·m²)."""
     cm = m if use_correction else 0
     ck = kk if use_correction else 0
     kind = field.dtype.type
-    fx = _sweep_x(field[ms, kk], work, u[m, kk], rate_x, kind(dx), step, bg, field[ms, kk], div_x[cm, ck],
-                  use_correction, padded, flux_x, code, consts)
-    fy = _sweep_y(work, target, v[m, kk], rate_y, kind(dy), step, bg, field[ms, kk], div_y[cm, ck],
-                  use_correction, ghosts, flux_a, flux_b, code, consts)
+    ny = target.shape[0]
+    fx = _sweep_x(field[ms, kk], ypad[2:ny + 2], u[m, kk], rate_x, kind(dx), step, bg, field[ms, kk],
+                  div_x[cm, ck], use_correction, padded, flux_x, code, consts)
+    fy = _sweep_y(ypad, target, v[m, kk], rate_y, kind(dy), step, bg, field[ms, kk], div_y[cm, ck],
+                  use_correction, yfaces, code, consts)
     return fx * dy + fy * dx
 
 
 @numba.njit
 def _even_block(field, out, scratch, u, v, w, m, ms, k0, k1, div_x, div_y, div_z, use_correction, sweep_z,
                 rate_x, rate_y, rates_z, dx, dy, dz, step, bg, kh, gain_x, gain_y, open_x, open_y, use_masks,
-                use_diffusion, padded, flux_x, ghosts, flux_a, flux_b, code, consts):
+                use_diffusion, padded, flux_x, ypad, yfaces, code, consts):
     """x→y→z→diffusion for planes ``k0 .. k1-1``; returns their boundary outflow (c·m³/s)."""
     nz = field.shape[1]
     kind = field.dtype.type
@@ -310,17 +338,15 @@ def _even_block(field, out, scratch, u, v, w, m, ms, k0, k1, div_x, div_y, div_z
     net = 0.0
     if not sweep_z:
         for k in range(k0, k1):
-            net += dz[k] * _xy_plane(field, ms, m, k, work_b, work_a, u, v, div_x, div_y, use_correction,
-                                     rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ghosts, flux_a, flux_b,
-                                     code, consts)
+            net += dz[k] * _xy_plane(field, ms, m, k, work_b, u, v, div_x, div_y, use_correction,
+                                     rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ypad, yfaces, code, consts)
             _finish_plane(work_b, out[ms, k], kh[m, k], gain_x, gain_y, open_x[k * mask_k], open_y[k * mask_k],
                           use_masks, use_diffusion)
         return net
     # Ring slot of swept plane kk (kk = -2 .. nz+1, ghosts beyond the ends) is (kk + 2) % 5.
     for kk in range(max(k0 - 2, 0), min(k0 + 2, nz)):
-        net_kk = _xy_plane(field, ms, m, kk, scratch[(kk + 2) % _RING], work_a, u, v, div_x, div_y,
-                           use_correction, rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ghosts, flux_a,
-                           flux_b, code, consts)
+        net_kk = _xy_plane(field, ms, m, kk, scratch[(kk + 2) % _RING], u, v, div_x, div_y, use_correction,
+                           rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ypad, yfaces, code, consts)
         if k0 <= kk < k1:
             net += dz[kk] * net_kk
     for kk in range(k0 - 2, k0 + 2):
@@ -334,9 +360,8 @@ def _even_block(field, out, scratch, u, v, w, m, ms, k0, k1, div_x, div_y, div_z
     for k in range(k0, k1):
         kk = k + 2
         if kk < nz:
-            net_kk = _xy_plane(field, ms, m, kk, scratch[(kk + 2) % _RING], work_a, u, v, div_x, div_y,
-                               use_correction, rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ghosts, flux_a,
-                               flux_b, code, consts)
+            net_kk = _xy_plane(field, ms, m, kk, scratch[(kk + 2) % _RING], u, v, div_x, div_y, use_correction,
+                               rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ypad, yfaces, code, consts)
             if kk < k1:
                 net += dz[kk] * net_kk
         else:
@@ -358,7 +383,7 @@ def _even_block(field, out, scratch, u, v, w, m, ms, k0, k1, div_x, div_y, div_z
 @numba.njit
 def _odd_block(field, out, scratch, u, v, w, m, ms, k0, k1, div_x, div_y, div_z, use_correction, sweep_z,
                rate_x, rate_y, rates_z, dx, dy, dz, step, bg, kh, gain_x, gain_y, open_x, open_y, use_masks,
-               use_diffusion, padded, flux_x, ghosts, flux_a, flux_b, code, consts):
+               use_diffusion, padded, flux_x, ypad, yfaces, code, consts):
     """z→y→x→diffusion for planes ``k0 .. k1-1``; returns their boundary outflow (c·m³/s)."""
     nz = field.shape[1]
     kind = field.dtype.type
@@ -377,23 +402,26 @@ def _odd_block(field, out, scratch, u, v, w, m, ms, k0, k1, div_x, div_y, div_z,
                    _row_or_ghost(field[ms], k0, ghost_low, ghost_high),
                    _row_or_ghost(field[ms], k0 + 1, ghost_low, ghost_high)), k0, nz, w[m, k0], rates_z, low,
                   code, consts)
+    ny = work_a.shape[0]
+    interior = ypad[2:ny + 2]
     for k in range(k0, k1):
         ck = k if use_correction else 0
-        source = field[ms, k]
-        if sweep_z:
+        if not sweep_z:
+            interior[:, :] = field[ms, k]
+        else:
             _z_fluxes((_row_or_ghost(field[ms], k - 1, ghost_low, ghost_high), field[ms, k],
                        _row_or_ghost(field[ms], k + 1, ghost_low, ghost_high),
                        _row_or_ghost(field[ms], k + 2, ghost_low, ghost_high)), k + 1, nz, w[m, k + 1], rates_z,
                       high, code, consts)
-            _update_plane(field[ms, k], low, high, kind(dz[k]), step, field[ms, k], div_z[cm, ck], use_correction, work_a)
+            _update_plane(field[ms, k], low, high, kind(dz[k]), step, field[ms, k], div_z[cm, ck], use_correction,
+                          interior)
             if k == 0:
                 net -= dx * dy * _plane_sum(low)
             if k == nz - 1:
                 net += dx * dy * _plane_sum(high)
             low, high = high, low
-            source = work_a
-        fy = _sweep_y(source, work_b, v[m, k], rate_y, kind(dy), step, bg, field[ms, k], div_y[cm, ck],
-                      use_correction, ghosts, flux_a, flux_b, code, consts)
+        fy = _sweep_y(ypad, work_b, v[m, k], rate_y, kind(dy), step, bg, field[ms, k], div_y[cm, ck],
+                      use_correction, yfaces, code, consts)
         fx = _sweep_x(work_b, work_a, u[m, k], rate_x, kind(dx), step, bg, field[ms, k], div_x[cm, ck],
                       use_correction, padded, flux_x, code, consts)
         net += dz[k] * (fx * dy + fy * dx)
@@ -405,7 +433,7 @@ def _odd_block(field, out, scratch, u, v, w, m, ms, k0, k1, div_x, div_y, div_z,
 @numba.njit(parallel=True, cache=True)
 def fused_sweeps(field, out, u, v, w, div_x, div_y, div_z, use_correction, sweep_z, even, dt, rate_x, rate_y,
                  rates_z, dx, dy, dz, background, species, code, kh, gain_x, gain_y, open_x, open_y, use_masks,
-                 use_diffusion, blocks, planes, padded_rows, face_rows, ghost_rows, flux_rows, outflow):
+                 use_diffusion, blocks, planes, padded_rows, face_rows, y_planes, y_faces, outflow):
     """Advance ``field`` ``(member·species, nz, ny, nx)`` by the advective sweeps and horizontal
     diffusion of one step into ``out``.
 
@@ -413,8 +441,9 @@ def fused_sweeps(field, out, u, v, w, div_x, div_y, div_z, use_correction, sweep
     correction (read only with ``use_correction``); ``rates_z`` is ``dt/dz`` per level; ``code`` the
     limiter (:data:`LIMITER_CODES`); ``kh`` ``(member, nz)``; ``planes`` scratch
     ``(tasks, 11, ny, nx)``, ``padded_rows`` ``(tasks, nx+4)``, ``face_rows`` ``(tasks, nx+1)``,
-    ``ghost_rows`` and ``flux_rows`` ``(tasks, 2, nx)``; ``outflow`` ``(tasks,)`` receives each
-    task's net boundary outflow rate (concentration · m³/s).
+    ``y_planes`` ``(tasks, ny+4, nx)`` (the y sweep's input between ghost rows) and ``y_faces``
+    ``(tasks, ny+1, nx)``; ``outflow`` ``(tasks,)`` receives each task's net boundary outflow rate
+    (concentration · m³/s).
     """
     ms_count, nz, ny, nx = field.shape
     kind = field.dtype.type
@@ -431,8 +460,8 @@ def fused_sweeps(field, out, u, v, w, div_x, div_y, div_z, use_correction, sweep
         m = ms // species
         args = (field, out, planes[task], u, v, w, m, ms, k0, k1, div_x, div_y, div_z, use_correction, sweep_z,
                 rate_x, rate_y, rates_z, dx, dy, dz, step, background[ms % species], kh, gain_x, gain_y, open_x,
-                open_y, use_masks, use_diffusion, padded_rows[task], face_rows[task], ghost_rows[task],
-                flux_rows[task, 0], flux_rows[task, 1], code, consts)
+                open_y, use_masks, use_diffusion, padded_rows[task], face_rows[task], y_planes[task], y_faces[task],
+                code, consts)
         if even:
             outflow[task] = _even_block(*args)
         else:
@@ -501,8 +530,8 @@ class FusedSweeps:
         if key not in self._scratch:
             self._scratch.clear()
             self._scratch[key] = (np.empty((tasks, 11, ny, nx), dtype), np.empty((tasks, nx + 4), dtype),
-                                  np.empty((tasks, nx + 1), dtype), np.empty((tasks, 2, nx), dtype),
-                                  np.empty((tasks, 2, nx), dtype), np.empty(tasks, np.float64))
+                                  np.empty((tasks, nx + 1), dtype), np.empty((tasks, ny + 4, nx), dtype),
+                                  np.empty((tasks, ny + 1, nx), dtype), np.empty(tasks, np.float64))
         return self._scratch[key]
 
     def apply(self, field: np.ndarray, dt: float, parity: int, out=None):
@@ -516,7 +545,7 @@ class FusedSweeps:
         threads = numba.get_num_threads()
         blocks = min(threads // math.gcd(members * species, threads), nz)
         tasks = members * species * blocks
-        planes, padded, faces, ghosts, fluxes, outflow = self._buffers(tasks, ny, nx, field.dtype)
+        planes, padded, faces, y_planes, y_faces, outflow = self._buffers(tasks, ny, nx, field.dtype)
         dtype = field.dtype.type
         div_x, div_y, div_z = self.divergences[parity % 2]
         fused_sweeps(field4, out.reshape(field4.shape), self.u, self.v, self.w, div_x, div_y, div_z,
@@ -524,6 +553,6 @@ class FusedSweeps:
                      dtype(dt / self.dy), (dtype(dt) / self.dz).astype(field.dtype), self.dx, self.dy, self.dz64,
                      self.background, species, self.code, self.kh, dtype(dt / (self.dx * self.dx)),
                      dtype(dt / (self.dy * self.dy)), self.open_x, self.open_y, self.use_masks,
-                     self.use_diffusion, blocks, planes, padded, faces, ghosts, fluxes, outflow)
+                     self.use_diffusion, blocks, planes, padded, faces, y_planes, y_faces, outflow)
         per_field = outflow.reshape(members * species, blocks).sum(axis=1) * dt
         return out, per_field.reshape(members, species)

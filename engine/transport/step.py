@@ -54,7 +54,8 @@ class Transport:
         self._open_x = xp.asarray(fx[:, :, 1:-1].astype(dtype)) if self._has_solids else None
         self._open_y = xp.asarray(fy[:, 1:-1, :].astype(dtype)) if self._has_solids else None
         self._ground = grid.ground_adjacent()
-        self._ground_area = xp.asarray((self._ground * grid.dx * grid.dy).astype(dtype))
+        # Flat (z, y, x) indices of the cells deposition takes from: the ground and every roof.
+        self._ground_cells = xp.asarray(np.flatnonzero(self._ground))
         self._deposition_velocity = xp.asarray(np.array([s.deposition_velocity for s in species]))
         self.set_meteorology(wind, diffusivity)
 
@@ -210,8 +211,10 @@ class Transport:
         xp = self._xp
         if not np.any([s.deposition_velocity > 0 for s in self.species]):
             return xp.zeros(field.shape[:2], dtype=xp.float64)
+        members, n_species = field.shape[:2]
         if self._has_solids:
-            ground_sum = (field * self._ground_area).sum(axis=(2, 3, 4), dtype=xp.float64)
+            ground = field.reshape(members, n_species, -1)[:, :, self._ground_cells]
         else:
-            ground_sum = field[:, :, 0].sum(axis=(2, 3), dtype=xp.float64) * (self.grid.dx * self.grid.dy)
+            ground = field[:, :, 0]
+        ground_sum = ground.reshape(members, n_species, -1).sum(axis=2, dtype=xp.float64) * (self.grid.dx * self.grid.dy)
         return dt * ground_sum * self._deposition_velocity[None, :]
