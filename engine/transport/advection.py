@@ -24,7 +24,7 @@ from ..backend import array_module
 LIMITERS = ("minmod", "vanleer", "mc", "superbee", "upwind")
 
 
-def limited_slope(upwind_diff, local_diff, limiter: str = "mc"):
+def limited_slope(upwind_diff, local_diff, limiter: str = "mc", overwrite: bool = False):
     """Return ``phi(r) * local_diff`` with ``r = upwind_diff / local_diff``, branch-free.
 
     ``upwind_diff`` is the difference across the upwind cell pair, ``local_diff`` the difference
@@ -33,23 +33,46 @@ def limited_slope(upwind_diff, local_diff, limiter: str = "mc"):
 
     Limiters: ``minmod`` (most diffusive), ``vanleer`` (smooth), ``mc`` (monotonized central,
     default), ``superbee`` (most compressive) and ``upwind`` (first order, no slope).
+
+    With ``overwrite`` the function may use both inputs as scratch (they are temporaries of the
+    caller): every step below then works in place, which halves the memory traffic of this, the
+    most expensive part of a NumPy step. Each in-place form is the same IEEE arithmetic as the
+    plain form (``sign(b) * b == |b|``; ``2 min(a, b) == min(2a, 2b)``).
     """
     xp = array_module(local_diff)
     a, b = upwind_diff, local_diff
     if limiter == "upwind":
         return xp.zeros_like(b)
+    if limiter not in LIMITERS:
+        raise ValueError(f"unknown limiter {limiter!r}; use one of {', '.join(LIMITERS)}")
     sign = xp.sign(b)
-    sa, sb = a * sign, b * sign  # both positive when the slopes agree
+    if overwrite:
+        sa = xp.multiply(a, sign, out=a)
+        sb = xp.abs(b, out=b)
+    else:
+        sa, sb = a * sign, xp.abs(b)  # both positive when the slopes agree
     if limiter == "minmod":
-        return sign * xp.maximum(0, xp.minimum(sa, sb))
-    if limiter == "mc":
-        return sign * xp.maximum(0, xp.minimum(xp.minimum(2 * sa, 2 * sb), 0.5 * (sa + sb)))
-    if limiter == "superbee":
-        return sign * xp.maximum(0, xp.maximum(xp.minimum(2 * sa, sb), xp.minimum(sa, 2 * sb)))
-    if limiter == "vanleer":
-        num = sa * sb + xp.abs(sa * sb)
-        return sign * num / xp.maximum(sa + sb, xp.finfo(b.dtype).tiny)
-    raise ValueError(f"unknown limiter {limiter!r}; use one of {', '.join(LIMITERS)}")
+        slope = xp.minimum(sa, sb, out=sa)
+    elif limiter == "mc":
+        mean = xp.add(sa, sb)
+        mean *= 0.5
+        slope = xp.minimum(sa, sb, out=sa)
+        slope *= 2
+        xp.minimum(slope, mean, out=slope)
+    elif limiter == "superbee":
+        first = xp.minimum(2 * sa, sb)
+        slope = xp.minimum(sa, 2 * sb, out=sa)
+        xp.maximum(first, slope, out=slope)
+    else:  # vanleer
+        product = xp.multiply(sa, sb)
+        total = xp.add(sa, sb, out=sb)
+        xp.maximum(total, xp.finfo(b.dtype).tiny, out=total)
+        slope = xp.abs(product, out=sa)
+        slope += product
+        slope /= total
+    xp.maximum(slope, 0, out=slope)
+    slope *= sign
+    return slope
 
 
 def _take(array, axis: int, start: int, stop: int | None):
@@ -108,15 +131,27 @@ def face_fluxes(field, velocity, axis: int, dt: float, spacing, background, limi
         )
         width_left = _take(width_padded, axis, 0, n_faces)
         width_right = _take(width_padded, axis, 1, n_faces + 1)
-    flux = 0
+    flux = None
     if direction >= 0:
         u_pos = xp.maximum(velocity, 0) if direction == 0 else velocity
-        courant = u_pos * (dt / width_left)
-        flux = u_pos * (left + 0.5 * (1 - courant) * limited_slope(left - far_left, right - left, limiter))
+        factor = u_pos * (dt / width_left)  # the Courant number
+        xp.subtract(1, factor, out=factor)
+        factor *= 0.5
+        term = limited_slope(left - far_left, right - left, limiter, overwrite=True)
+        term *= factor
+        term += left
+        term *= u_pos
+        flux = term
     if direction <= 0:
         u_neg = xp.minimum(velocity, 0) if direction == 0 else velocity
-        courant = u_neg * (dt / width_right)
-        flux = flux + u_neg * (right + 0.5 * (1 + courant) * limited_slope(right - far_right, left - right, limiter))
+        factor = u_neg * (dt / width_right)
+        xp.add(1, factor, out=factor)
+        factor *= 0.5
+        term = limited_slope(right - far_right, left - right, limiter, overwrite=True)
+        term *= factor
+        term += right
+        term *= u_neg
+        flux = term if flux is None else xp.add(flux, term, out=flux)
     return flux
 
 
@@ -149,10 +184,13 @@ def advect_axis(
     """
     flux = face_fluxes(field, velocity, axis, dt, spacing, background, limiter, direction)
     n = field.shape[axis]
-    tendency = (_take(flux, axis, 1, n + 1) - _take(flux, axis, 0, n)) / spacing
+    xp = array_module(field)
+    tendency = _take(flux, axis, 1, n + 1) - _take(flux, axis, 0, n)
+    tendency /= spacing
     if reference is not None:
         if divergence is None:
             divergence = velocity_divergence(velocity, axis, spacing)
-        tendency = tendency - reference * divergence
-    new = field - dt * tendency
+        tendency -= reference * divergence
+    tendency *= dt
+    new = xp.subtract(field, tendency, out=tendency)
     return new.astype(field.dtype, copy=False), (_take(flux, axis, 0, 1), _take(flux, axis, -1, None))
