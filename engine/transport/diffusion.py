@@ -45,19 +45,21 @@ def diffuse_horizontal(field, kh, dt: float, dx: float, dy: float, open_x=None, 
     """
     new = field.copy()
     if field.shape[4] > 1:
-        flux = _face_values(kh, 4) * (field[..., 1:] - field[..., :-1])
+        flux = field[..., 1:] - field[..., :-1]
+        flux *= _face_values(kh, 4)
         if open_x is not None:
-            flux = flux * open_x
-        gain = dt / (dx * dx)
-        new[..., :-1] += gain * flux
-        new[..., 1:] -= gain * flux
+            flux *= open_x
+        flux *= dt / (dx * dx)  # the gain
+        new[..., :-1] += flux
+        new[..., 1:] -= flux
     if field.shape[3] > 1:
-        flux = _face_values(kh, 3) * (field[..., 1:, :] - field[..., :-1, :])
+        flux = field[..., 1:, :] - field[..., :-1, :]
+        flux *= _face_values(kh, 3)
         if open_y is not None:
-            flux = flux * open_y
-        gain = dt / (dy * dy)
-        new[..., :-1, :] += gain * flux
-        new[..., 1:, :] -= gain * flux
+            flux *= open_y
+        flux *= dt / (dy * dy)
+        new[..., :-1, :] += flux
+        new[..., 1:, :] -= flux
     return new
 
 
