@@ -35,6 +35,9 @@ class DispersionModel:
         Optional ``(M, n_sources)`` multipliers of the source rates.
     limiter:
         Advection flux limiter (``mc`` default; see :mod:`engine.transport.advection`).
+    vertical_diffusion:
+        ``auto`` (default: forward Euler where the step is well inside its explicit limit,
+        backward Euler otherwise), ``implicit`` or ``explicit`` (see :class:`Transport`).
 
     Attributes
     ----------
@@ -48,7 +51,7 @@ class DispersionModel:
 
     def __init__(self, grid: Grid, wind: Wind, diffusivity: Diffusivity, species: Sequence[Species],
                  sources: Sequence[Source] = (), emission_factors: np.ndarray | None = None,
-                 limiter: str = "mc"):
+                 limiter: str = "mc", vertical_diffusion: str = "auto"):
         species = list(species)
         if not species:
             raise ConfigError("species", "at least one species must be transported")
@@ -60,7 +63,7 @@ class DispersionModel:
         self.grid = grid
         self.species = species
         self.members = wind.members
-        self.transport = Transport(grid, wind, diffusivity, species, limiter)
+        self.transport = Transport(grid, wind, diffusivity, species, limiter, vertical_diffusion)
         self.injector = SourceInjector(grid, species, sources, self.members, emission_factors)
         self.state = grid.xp.zeros((self.members, len(species)) + grid.shape, dtype=grid.float_type)
         self.time = 0.0

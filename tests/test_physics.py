@@ -9,6 +9,7 @@ from analytic import (gaussian_plume_reflected, gaussian_puff_2d, reflected_diff
                       steady_point_source_reflected)
 from engine import (Diffusivity, DispersionModel, Grid, PointSource, Species, VolumeSource, Wind,
                     WindProfile, stretched_levels)
+from engine.errors import ConfigError
 from engine.simulation import Simulation
 
 
@@ -120,10 +121,10 @@ def test_continuous_point_source_matches_reflected_plume(backend, to_host):
     assert np.all(np.abs(ratio_plume[slender] - 1) < 0.10)
 
 
-def vertical_error(nz_per_100m, dt, backend, to_host):
+def vertical_error(nz_per_100m, dt, backend, to_host, scheme="implicit"):
     grid = Grid(1, 1, 10.0, 10.0, np.linspace(0, 400, 4 * nz_per_100m + 1), dtype="float64", backend=backend)
     model = DispersionModel(grid, Wind.from_profiles(grid, [WindProfile(0.0)]),
-                            Diffusivity.constant(grid, 0.0, 10.0), [Species("T")])
+                            Diffusivity.constant(grid, 0.0, 10.0), [Species("T")], vertical_diffusion=scheme)
     k, t0, t_end, z0 = 10.0, 50.0, 200.0, 60.0
     model.set_state(reflected_diffusion_1d(grid.z_centres, 0.0, 1.0, z0, k, t0)[None, None, :, None, None])
     Simulation(model, t_end, dt=dt).run()
@@ -140,10 +141,27 @@ def test_implicit_vertical_diffusion_matches_analytic_and_converges_first_order_
     assert all(0.85 < p < 1.2 for p in orders)
 
 
+def test_explicit_vertical_diffusion_matches_analytic_and_auto_chooses_it_when_well_inside_its_limit(
+        backend, to_host):
+    # dz = 4 m, K = 10 m²/s: the off-diagonal weight 2 K dt / dz² is 0.5 at dt = 0.4 s.
+    errors = [vertical_error(25, dt, backend, to_host, scheme="explicit") for dt in (0.4, 0.2)]
+    print(f"explicit vertical diffusion errors {errors}")
+    assert errors[0] < 0.01 and errors[1] < 0.01
+    grid = Grid(1, 1, 10.0, 10.0, np.linspace(0, 400, 101), backend=backend)
+    model = DispersionModel(grid, Wind.from_profiles(grid, [WindProfile(0.0)]),
+                            Diffusivity.constant(grid, 0.0, 10.0), [Species("T")])
+    limit = model.transport._vertical.explicit_limit
+    assert math.isclose(limit, 0.4, rel_tol=1e-6)
+    assert model.transport.explicit_vertical(0.4) and not model.transport.explicit_vertical(0.41)
+    with pytest.raises(ConfigError, match="explicit vertical diffusion is unstable"):
+        DispersionModel(grid, model.wind, model.diffusivity, [Species("T")],
+                        vertical_diffusion="explicit").transport.explicit_vertical(0.81)
+
+
 def test_implicit_vertical_diffusion_on_stretched_levels(backend, to_host):
     grid = Grid(1, 1, 10.0, 10.0, stretched_levels(40, 2.0, 1.06), dtype="float64", backend=backend)
     model = DispersionModel(grid, Wind.from_profiles(grid, [WindProfile(0.0)]),
-                            Diffusivity.constant(grid, 0.0, 10.0), [Species("T")])
+                            Diffusivity.constant(grid, 0.0, 10.0), [Species("T")], vertical_diffusion="implicit")
     k, t0, t_end, z0 = 10.0, 50.0, 200.0, 40.0
     model.set_state(reflected_diffusion_1d(grid.z_centres, 0.0, 1.0, z0, k, t0)[None, None, :, None, None])
     Simulation(model, t_end, dt=1.0).run()

@@ -177,7 +177,8 @@ def build_model(cfg: RunConfig) -> tuple[DispersionModel, PointSampler | None]:
     species = build_species(cfg)
     sources = build_sources(cfg, grid)
     sampler = build_sampler(cfg, grid)
-    model = DispersionModel(grid, wind, diffusivity, species, sources, limiter=cfg.limiter)
+    model = DispersionModel(grid, wind, diffusivity, species, sources, limiter=cfg.limiter,
+                            vertical_diffusion=cfg.vertical_diffusion)
     return model, sampler
 
 

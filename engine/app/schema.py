@@ -202,11 +202,14 @@ class RunConfig:
     """The ``run`` task: one scenario, run once.
 
     ``name`` names the result files; ``limiter`` is the advection flux limiter (mc, vanleer,
-    minmod, superbee, upwind); ``resume`` names a checkpoint file to continue from.
+    minmod, superbee, upwind); ``vertical_diffusion`` is ``auto`` (explicit where the step is well
+    inside its limit), ``implicit`` or ``explicit``; ``resume`` names a checkpoint file to continue
+    from.
     """
 
     name: str = MISSING
     limiter: str = "mc"
+    vertical_diffusion: str = "auto"
     grid: GridConfig = MISSING
     met: MetConfig = MISSING
     species: List[SpeciesConfig] = MISSING

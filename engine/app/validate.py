@@ -23,6 +23,7 @@ from ..meteorology.profiles import POWER_LAW_EXPONENTS
 from ..meteorology.wind import PROFILE_KINDS
 from ..output.maps import STATISTICS as MAP_STATISTICS
 from ..transport.advection import LIMITERS
+from ..transport.step import VERTICAL_SCHEMES
 from ..units import concentration_units, convert_rate
 from .schema import RunConfig
 
@@ -134,6 +135,7 @@ def check_config(cfg: RunConfig) -> None:
         raise ConfigError("name", "must be a plain file-name stem (no slashes or spaces at the ends), "
                                   f"got {cfg.name!r}")
     _one_of("limiter", cfg.limiter, LIMITERS)
+    _one_of("vertical_diffusion", cfg.vertical_diffusion, VERTICAL_SCHEMES)
     _one_of("backend.name", cfg.backend.name, BACKEND_NAMES)
     _one_of("backend.dtype", cfg.backend.dtype, DTYPES)
     check_grid(cfg)

@@ -327,42 +327,85 @@ def _xy_plane(field, ms, m, kk, target, u, v, div_x, div_y, use_correction, rate
 
 
 @numba.njit
-def _even_block(field, out, scratch, u, v, w, m, ms, k0, k1, div_x, div_y, div_z, use_correction, sweep_z,
+def _vertical_plane(ring, k, nz, conductance, deposition, use_deposition, dz, step, dst):
+    """Forward-Euler vertical diffusion and deposition of level ``k`` from the horizontally
+    diffused levels ``k-1 .. k+1`` in ``ring`` (slot ``level % 3``), in the order of
+    :meth:`engine.transport.diffusion.VerticalDiffusionSolver.explicit`."""
+    width = dst.dtype.type(dz[k])
+    gain_up = step * conductance[min(k, max(nz - 2, 0))]
+    gain_down = step * conductance[max(k - 1, 0)]
+    loss = step * deposition[k]
+    here, above, below = ring[k % 3], ring[(k + 1) % 3], ring[(k - 1) % 3]
+    for j in range(dst.shape[0]):
+        for i in range(dst.shape[1]):
+            x = here[j, i]
+            value = x
+            if k < nz - 1:
+                value = value + gain_up * (above[j, i] - x) / width
+            if k > 0:
+                value = value - gain_down * (x - below[j, i]) / width
+            if use_deposition:
+                value = value - loss * x
+            dst[j, i] = value
+
+
+@numba.njit
+def _finish(src, k, ms, m, o0, o1, nz, out, kh, gain_x, gain_y, open_x, open_y, use_masks, use_diffusion, vertical):
+    """Horizontal diffusion of swept plane ``k``; then, with explicit vertical diffusion
+    (``vertical[0]``), the vertical update of the plane below it, which now has both neighbours.
+    Only this task's planes ``o0 .. o1-1`` reach ``out``."""
+    enabled, ring, conductance, deposition, use_deposition, dz, step = vertical
+    if not enabled:
+        if o0 <= k < o1:
+            _finish_plane(src, out[ms, k], kh[m, k], gain_x, gain_y, open_x, open_y, use_masks, use_diffusion)
+        return
+    _finish_plane(src, ring[k % 3], kh[m, k], gain_x, gain_y, open_x, open_y, use_masks, use_diffusion)
+    if o0 <= k - 1 < o1:
+        _vertical_plane(ring, k - 1, nz, conductance, deposition, use_deposition, dz, step, out[ms, k - 1])
+    if k == nz - 1 and o0 <= k < o1:
+        _vertical_plane(ring, k, nz, conductance, deposition, use_deposition, dz, step, out[ms, k])
+
+
+@numba.njit
+def _even_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_y, div_z, use_correction, sweep_z,
                 rate_x, rate_y, rates_z, dx, dy, dz, step, bg, kh, gain_x, gain_y, open_x, open_y, use_masks,
-                use_diffusion, padded, flux_x, ypad, yfaces, code, consts):
-    """x→y→z→diffusion for planes ``k0 .. k1-1``; returns their boundary outflow (c·m³/s)."""
+                use_diffusion, padded, flux_x, ypad, yfaces, code, consts, vertical):
+    """x→y→z→diffusion for planes ``ks .. ke-1``, of which ``o0 .. o1-1`` are this task's (the
+    others are halo for the vertical diffusion); returns their boundary outflow (c·m³/s)."""
     nz = field.shape[1]
     kind = field.dtype.type
     work_a, work_b, low, high = scratch[5], scratch[6], scratch[7], scratch[8]
     mask_k = 1 if use_masks else 0
     net = 0.0
     if not sweep_z:
-        for k in range(k0, k1):
-            net += dz[k] * _xy_plane(field, ms, m, k, work_b, u, v, div_x, div_y, use_correction,
-                                     rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ypad, yfaces, code, consts)
-            _finish_plane(work_b, out[ms, k], kh[m, k], gain_x, gain_y, open_x[k * mask_k], open_y[k * mask_k],
-                          use_masks, use_diffusion)
+        for k in range(ks, ke):
+            net_k = _xy_plane(field, ms, m, k, work_b, u, v, div_x, div_y, use_correction, rate_x, rate_y, dx, dy,
+                              step, bg, padded, flux_x, ypad, yfaces, code, consts)
+            if o0 <= k < o1:
+                net += dz[k] * net_k
+            _finish(work_b, k, ms, m, o0, o1, nz, out, kh, gain_x, gain_y, open_x[k * mask_k], open_y[k * mask_k],
+                    use_masks, use_diffusion, vertical)
         return net
     # Ring slot of swept plane kk (kk = -2 .. nz+1, ghosts beyond the ends) is (kk + 2) % 5.
-    for kk in range(max(k0 - 2, 0), min(k0 + 2, nz)):
+    for kk in range(max(ks - 2, 0), min(ks + 2, nz)):
         net_kk = _xy_plane(field, ms, m, kk, scratch[(kk + 2) % _RING], u, v, div_x, div_y, use_correction,
                            rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ypad, yfaces, code, consts)
-        if k0 <= kk < k1:
+        if o0 <= kk < o1:
             net += dz[kk] * net_kk
-    for kk in range(k0 - 2, k0 + 2):
+    for kk in range(ks - 2, ks + 2):
         if kk < 0:
             _ghost_plane(scratch[2], w[m, 0], 1, bg, scratch[(kk + 2) % _RING])
         elif kk >= nz:
             _ghost_plane(scratch[(nz + 1) % _RING], w[m, nz], -1, bg, scratch[(kk + 2) % _RING])
     cm = m if use_correction else 0
-    _z_fluxes((scratch[k0 % _RING], scratch[(k0 + 1) % _RING], scratch[(k0 + 2) % _RING],
-               scratch[(k0 + 3) % _RING]), k0, nz, w[m, k0], rates_z, low, code, consts)
-    for k in range(k0, k1):
+    _z_fluxes((scratch[ks % _RING], scratch[(ks + 1) % _RING], scratch[(ks + 2) % _RING],
+               scratch[(ks + 3) % _RING]), ks, nz, w[m, ks], rates_z, low, code, consts)
+    for k in range(ks, ke):
         kk = k + 2
         if kk < nz:
             net_kk = _xy_plane(field, ms, m, kk, scratch[(kk + 2) % _RING], u, v, div_x, div_y, use_correction,
                                rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ypad, yfaces, code, consts)
-            if kk < k1:
+            if o0 <= kk < o1:
                 net += dz[kk] * net_kk
         else:
             _ghost_plane(scratch[(nz + 1) % _RING], w[m, nz], -1, bg, scratch[(kk + 2) % _RING])
@@ -370,21 +413,22 @@ def _even_block(field, out, scratch, u, v, w, m, ms, k0, k1, div_x, div_y, div_z
                    scratch[(k + 4) % _RING]), k + 1, nz, w[m, k + 1], rates_z, high, code, consts)
         _update_plane(scratch[(k + 2) % _RING], low, high, kind(dz[k]), step, field[ms, k], div_z[cm, k if use_correction else 0],
                       use_correction, work_b)
-        if k == 0:
+        if k == 0 and o0 <= k < o1:
             net -= dx * dy * _plane_sum(low)
-        if k == nz - 1:
+        if k == nz - 1 and o0 <= k < o1:
             net += dx * dy * _plane_sum(high)
-        _finish_plane(work_b, out[ms, k], kh[m, k], gain_x, gain_y, open_x[k * mask_k], open_y[k * mask_k],
-                      use_masks, use_diffusion)
+        _finish(work_b, k, ms, m, o0, o1, nz, out, kh, gain_x, gain_y, open_x[k * mask_k], open_y[k * mask_k],
+                use_masks, use_diffusion, vertical)
         low, high = high, low
     return net
 
 
 @numba.njit
-def _odd_block(field, out, scratch, u, v, w, m, ms, k0, k1, div_x, div_y, div_z, use_correction, sweep_z,
+def _odd_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_y, div_z, use_correction, sweep_z,
                rate_x, rate_y, rates_z, dx, dy, dz, step, bg, kh, gain_x, gain_y, open_x, open_y, use_masks,
-               use_diffusion, padded, flux_x, ypad, yfaces, code, consts):
-    """z→y→x→diffusion for planes ``k0 .. k1-1``; returns their boundary outflow (c·m³/s)."""
+               use_diffusion, padded, flux_x, ypad, yfaces, code, consts, vertical):
+    """z→y→x→diffusion for planes ``ks .. ke-1`` (owned: ``o0 .. o1-1``, see :func:`_even_block`);
+    returns their boundary outflow (c·m³/s)."""
     nz = field.shape[1]
     kind = field.dtype.type
     work_a, work_b, low, high = scratch[5], scratch[6], scratch[7], scratch[8]
@@ -393,18 +437,18 @@ def _odd_block(field, out, scratch, u, v, w, m, ms, k0, k1, div_x, div_y, div_z,
     cm = m if use_correction else 0
     net = 0.0
     if sweep_z:
-        if k0 < 2:
+        if ks < 2:
             _ghost_plane(field[ms, 0], w[m, 0], 1, bg, ghost_low)
-        if k1 + 2 > nz:
+        if ke + 2 > nz:
             _ghost_plane(field[ms, nz - 1], w[m, nz], -1, bg, ghost_high)
-        _z_fluxes((_row_or_ghost(field[ms], k0 - 2, ghost_low, ghost_high),
-                   _row_or_ghost(field[ms], k0 - 1, ghost_low, ghost_high),
-                   _row_or_ghost(field[ms], k0, ghost_low, ghost_high),
-                   _row_or_ghost(field[ms], k0 + 1, ghost_low, ghost_high)), k0, nz, w[m, k0], rates_z, low,
+        _z_fluxes((_row_or_ghost(field[ms], ks - 2, ghost_low, ghost_high),
+                   _row_or_ghost(field[ms], ks - 1, ghost_low, ghost_high),
+                   _row_or_ghost(field[ms], ks, ghost_low, ghost_high),
+                   _row_or_ghost(field[ms], ks + 1, ghost_low, ghost_high)), ks, nz, w[m, ks], rates_z, low,
                   code, consts)
     ny = work_a.shape[0]
     interior = ypad[2:ny + 2]
-    for k in range(k0, k1):
+    for k in range(ks, ke):
         ck = k if use_correction else 0
         if not sweep_z:
             interior[:, :] = field[ms, k]
@@ -415,25 +459,27 @@ def _odd_block(field, out, scratch, u, v, w, m, ms, k0, k1, div_x, div_y, div_z,
                       high, code, consts)
             _update_plane(field[ms, k], low, high, kind(dz[k]), step, field[ms, k], div_z[cm, ck], use_correction,
                           interior)
-            if k == 0:
+            if k == 0 and o0 <= k < o1:
                 net -= dx * dy * _plane_sum(low)
-            if k == nz - 1:
+            if k == nz - 1 and o0 <= k < o1:
                 net += dx * dy * _plane_sum(high)
             low, high = high, low
         fy = _sweep_y(ypad, work_b, v[m, k], rate_y, kind(dy), step, bg, field[ms, k], div_y[cm, ck],
                       use_correction, yfaces, code, consts)
         fx = _sweep_x(work_b, work_a, u[m, k], rate_x, kind(dx), step, bg, field[ms, k], div_x[cm, ck],
                       use_correction, padded, flux_x, code, consts)
-        net += dz[k] * (fx * dy + fy * dx)
-        _finish_plane(work_a, out[ms, k], kh[m, k], gain_x, gain_y, open_x[k * mask_k], open_y[k * mask_k],
-                      use_masks, use_diffusion)
+        if o0 <= k < o1:
+            net += dz[k] * (fx * dy + fy * dx)
+        _finish(work_a, k, ms, m, o0, o1, nz, out, kh, gain_x, gain_y, open_x[k * mask_k], open_y[k * mask_k],
+                use_masks, use_diffusion, vertical)
     return net
 
 
 @numba.njit(parallel=True, cache=True)
 def fused_sweeps(field, out, u, v, w, div_x, div_y, div_z, use_correction, sweep_z, even, dt, rate_x, rate_y,
                  rates_z, dx, dy, dz, background, species, code, kh, gain_x, gain_y, open_x, open_y, use_masks,
-                 use_diffusion, blocks, planes, padded_rows, face_rows, y_planes, y_faces, outflow):
+                 use_diffusion, blocks, planes, padded_rows, face_rows, y_planes, y_faces, outflow, vertical,
+                 conductance, deposition, use_deposition, rings):
     """Advance ``field`` ``(member·species, nz, ny, nx)`` by the advective sweeps and horizontal
     diffusion of one step into ``out``.
 
@@ -443,7 +489,10 @@ def fused_sweeps(field, out, u, v, w, div_x, div_y, div_z, use_correction, sweep
     ``(tasks, 11, ny, nx)``, ``padded_rows`` ``(tasks, nx+4)``, ``face_rows`` ``(tasks, nx+1)``,
     ``y_planes`` ``(tasks, ny+4, nx)`` (the y sweep's input between ghost rows) and ``y_faces``
     ``(tasks, ny+1, nx)``; ``outflow`` ``(tasks,)`` receives each task's net boundary outflow rate
-    (concentration · m³/s).
+    (concentration · m³/s). With ``vertical`` the pass ends with forward-Euler vertical diffusion:
+    ``conductance`` ``Kz/dz_c`` per member and interior face ``(member, max(nz-1, 1))`` (m/s),
+    ``deposition`` ``vd/dz`` per species and level ``(species, nz)`` (1/s), ``rings`` scratch
+    ``(tasks, 3, ny, nx)``; a task then also sweeps one halo plane on each side of its block.
     """
     ms_count, nz, ny, nx = field.shape
     kind = field.dtype.type
@@ -458,10 +507,12 @@ def fused_sweeps(field, out, u, v, w, div_x, div_y, div_z, use_correction, sweep
         if k0 >= k1:
             continue
         m = ms // species
-        args = (field, out, planes[task], u, v, w, m, ms, k0, k1, div_x, div_y, div_z, use_correction, sweep_z,
+        halo = 1 if vertical else 0
+        explicit = (vertical, rings[task], conductance[m], deposition[ms % species], use_deposition, dz, step)
+        args = (field, out, planes[task], u, v, w, m, ms, max(k0 - halo, 0), min(k1 + halo, nz), k0, k1, div_x, div_y, div_z, use_correction, sweep_z,
                 rate_x, rate_y, rates_z, dx, dy, dz, step, background[ms % species], kh, gain_x, gain_y, open_x,
                 open_y, use_masks, use_diffusion, padded_rows[task], face_rows[task], y_planes[task], y_faces[task],
-                code, consts)
+                code, consts, explicit)
         if even:
             outflow[task] = _even_block(*args)
         else:
@@ -509,7 +560,9 @@ class FusedSweeps:
         self.code = LIMITER_CODES[limiter]
         nx = u.shape[3] - 1
         self.use_diffusion = kh is not None
-        self.kh = np.ascontiguousarray(kh if kh is not None else np.zeros((members, nz)), dtype=dtype)
+        # One row per wind member, whether the diffusivity has one member or as many.
+        kh = np.broadcast_to(kh if kh is not None else np.zeros((1, nz)), (members, nz))
+        self.kh = np.ascontiguousarray(kh, dtype=dtype)
         self.use_masks = open_x is not None
         dummy_mask = np.zeros((1, ny, nx), dtype=dtype)
         self.open_x = np.ascontiguousarray(open_x) if self.use_masks else dummy_mask
@@ -524,6 +577,7 @@ class FusedSweeps:
                 (np.zeros((members, nz, ny, nx), dtype) if self.use_correction else dummy)
                 for axis in ("x", "y", "z")))
         self._scratch: dict[tuple, tuple] = {}
+        self._rings = None
 
     def _buffers(self, tasks: int, ny: int, nx: int, dtype):
         key = (tasks, ny, nx, np.dtype(dtype).str)
@@ -534,10 +588,34 @@ class FusedSweeps:
                                   np.empty((tasks, ny + 1, nx), dtype), np.empty(tasks, np.float64))
         return self._scratch[key]
 
-    def apply(self, field: np.ndarray, dt: float, parity: int, out=None):
+    def _vertical_arguments(self, vertical, members, species, nz, tasks, ny, nx, dtype):
+        if vertical is None:
+            dummy = np.zeros((1, 1), dtype)
+            return False, dummy, dummy, False, np.zeros((1, 1, 1, 1), dtype)
+        conductance, deposition = vertical
+        members_wind = self.u.shape[0]
+        if nz == 1:  # no interior face; the kernel never reads it
+            conductance = np.zeros((members_wind, 1), dtype)
+        else:
+            conductance = np.asarray(conductance, dtype=dtype).reshape(-1, nz - 1)
+            conductance = np.ascontiguousarray(np.broadcast_to(conductance, (members_wind, nz - 1)))
+        use_deposition = deposition is not None
+        deposition = (np.ascontiguousarray(deposition, dtype=dtype).reshape(species, nz) if use_deposition
+                      else np.zeros((species, nz), dtype))
+        key = ("rings", tasks, ny, nx, np.dtype(dtype).str)
+        if self._rings is None or self._rings[0] != key:
+            self._rings = (key, np.empty((tasks, 3, ny, nx), dtype))
+        return True, conductance, deposition, use_deposition, self._rings[1]
+
+    def apply(self, field: np.ndarray, dt: float, parity: int, out=None, vertical=None):
         """Return ``(new_field, outflow)``: the swept and diffused field (in ``out`` when given, an
         array not overlapping ``field``) and the mass (concentration × m³, float64, per member and
-        species) that left through the domain boundaries."""
+        species) that left through the domain boundaries.
+
+        ``vertical = (conductance, deposition)`` adds forward-Euler vertical diffusion to the same
+        pass: ``Kz/dz_c`` (m/s) per member and interior face ``(member, nz-1)`` and ``vd/dz``
+        (1/s) per species and level ``(species, nz)`` or None (horizontally uniform only).
+        """
         members, species, nz, ny, nx = field.shape
         field4 = np.ascontiguousarray(field).reshape(members * species, nz, ny, nx)
         if out is None:
@@ -553,6 +631,7 @@ class FusedSweeps:
                      dtype(dt / self.dy), (dtype(dt) / self.dz).astype(field.dtype), self.dx, self.dy, self.dz64,
                      self.background, species, self.code, self.kh, dtype(dt / (self.dx * self.dx)),
                      dtype(dt / (self.dy * self.dy)), self.open_x, self.open_y, self.use_masks,
-                     self.use_diffusion, blocks, planes, padded, faces, y_planes, y_faces, outflow)
+                     self.use_diffusion, blocks, planes, padded, faces, y_planes, y_faces, outflow,
+                     *self._vertical_arguments(vertical, members, species, nz, tasks, ny, nx, field.dtype))
         per_field = outflow.reshape(members * species, blocks).sum(axis=1) * dt
         return out, per_field.reshape(members, species)

@@ -2,11 +2,12 @@
 
 from .advection import LIMITERS, advect_axis, limited_slope
 from .diffusion import diffuse_horizontal, VerticalDiffusionSolver
-from .step import Transport
+from .step import VERTICAL_SCHEMES, Transport
 
 __all__ = [
     "LIMITERS",
     "Transport",
+    "VERTICAL_SCHEMES",
     "VerticalDiffusionSolver",
     "advect_axis",
     "diffuse_horizontal",

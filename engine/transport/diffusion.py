@@ -64,10 +64,13 @@ def diffuse_horizontal(field, kh, dt: float, dx: float, dy: float, open_x=None, 
 
 
 class VerticalDiffusionSolver:
-    """Backward-Euler vertical diffusion with dry deposition, for one grid and one set of coefficients.
+    """Vertical diffusion with dry deposition, for one grid and one set of coefficients.
 
-    The elimination coefficients of the Thomas algorithm depend only on ``dt``, so they are built
-    once per distinct ``dt`` and reused (the adaptive step changes ``dt`` rarely: at output times).
+    Backward Euler (:meth:`solve`) in general; forward Euler (:meth:`explicit`) where the step is
+    well inside the explicit limit (:attr:`explicit_limit`), which a fused kernel can apply in the
+    same pass as advection. The elimination coefficients of the Thomas algorithm depend only on
+    ``dt``, so they are built once per distinct ``dt`` and reused (the adaptive step changes ``dt``
+    rarely: at output times).
 
     Parameters
     ----------
@@ -98,6 +101,47 @@ class VerticalDiffusionSolver:
         self._cache: dict[float, tuple] = {}
         # An optional compiled twin of solve() (the Numba backend): same coefficients, one pass.
         self._compiled = compiled
+        self.explicit_limit = self._explicit_limit()
+
+    #: Largest sum of a cell's off-diagonal weights, ``dt ((g_up + g_down) / dz + deposition)``,
+    #: for which the forward-Euler update is used: half the positivity limit of 1, so the
+    #: explicit step stays as accurate as the implicit one it replaces.
+    EXPLICIT_WEIGHT = 0.5
+
+    def _explicit_limit(self) -> float:
+        """Largest ``dt`` (s) for which :meth:`explicit` is used (0 when never)."""
+        to_host = getattr(self._conductance, "get", None)
+        g = np.asarray(to_host() if to_host else self._conductance, dtype=np.float64)
+        dz = np.asarray(self._dz.get() if hasattr(self._dz, "get") else self._dz, dtype=np.float64)
+        nz = dz.shape[2]
+        if nz == 1 and self._deposition is None:
+            return float("inf")
+        shape = g.shape[:2] + (1,) + g.shape[3:]
+        up = np.concatenate([g, np.zeros(shape)], axis=2)
+        down = np.concatenate([np.zeros(shape), g], axis=2)
+        rate = (up + down) / dz
+        if self._deposition is not None:
+            dep = self._deposition
+            rate = rate + np.asarray(dep.get() if hasattr(dep, "get") else dep, dtype=np.float64)
+        largest = float(rate.max())
+        return self.EXPLICIT_WEIGHT / largest if largest > 0 else float("inf")
+
+    def layered_coefficients(self):
+        """``(Kz/dz_c (member, nz-1), vd/dz (species, nz) or None)`` as host arrays when every
+        coefficient varies with height only (no solids), for a fused explicit kernel; else None."""
+        g, dep = self._conductance, self._deposition
+        if g.shape[3:] != (1, 1) or (dep is not None and dep.shape[3:] != (1, 1)):
+            return None
+        host = (lambda a: a.get()) if hasattr(g, "get") else np.asarray
+        deposition = None
+        if dep is not None:
+            deposition = np.broadcast_to(host(dep)[:, :, :, 0, 0], (1,) + dep.shape[1:3])[0]
+        return host(g)[:, 0, :, 0, 0], deposition
+
+    def explicit(self, field, dt: float):
+        """Forward-Euler vertical diffusion and deposition; returns a new field. The update is
+        the flux form of :meth:`solve` with the old field in place of the implicit solution."""
+        return self._flux_form_update(field.copy(), field, dt)
 
     def _coefficients(self, dt: float):
         if dt in self._cache:

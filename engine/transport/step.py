@@ -13,6 +13,7 @@ from .diffusion import VerticalDiffusionSolver, diffuse_horizontal
 from .timestep import advective_limit, diffusive_limit
 
 AXIS_X, AXIS_Y, AXIS_Z = 4, 3, 2
+VERTICAL_SCHEMES = ("auto", "implicit", "explicit")
 
 
 class Transport:
@@ -23,15 +24,26 @@ class Transport:
     steps), explicit horizontal diffusion, implicit vertical diffusion with deposition, then exact
     first-order decay ``c ← c exp(−λ dt)``.
 
+    Vertical diffusion is backward Euler (``vertical_diffusion="implicit"``), forward Euler
+    (``"explicit"``, an error where unstable), or by default (``"auto"``) forward Euler whenever
+    ``dt`` is within :attr:`VerticalDiffusionSolver.explicit_limit` — every off-diagonal weight sum
+    at most 0.5, well inside the positivity limit — and backward Euler otherwise (stiff thin
+    layers near the ground). The same rule holds on every backend, so results agree; the
+    compiled backend then does the whole step in one pass.
+
     :meth:`step` returns the mass (kg) that left through the boundaries, deposited and decayed
     during the step, per member and species, as float64 device arrays: the budget accumulates on
     the device without a host synchronisation.
     """
 
     def __init__(self, grid: Grid, wind: Wind, diffusivity: Diffusivity, species: list[Species],
-                 limiter: str = "mc"):
+                 limiter: str = "mc", vertical_diffusion: str = "auto"):
         if limiter not in LIMITERS:
             raise ConfigError("limiter", f"unknown limiter {limiter!r}; use one of {', '.join(LIMITERS)}")
+        if vertical_diffusion not in VERTICAL_SCHEMES:
+            raise ConfigError("vertical_diffusion", f"unknown scheme {vertical_diffusion!r}; use one of "
+                                                    f"{', '.join(VERTICAL_SCHEMES)}")
+        self.vertical_diffusion = vertical_diffusion
         if diffusivity.members not in (1, wind.members):
             raise ConfigError("met.diffusivity", f"has {diffusivity.members} members, the wind {wind.members}")
         self.grid, self.species, self.limiter = grid, species, limiter
@@ -141,10 +153,13 @@ class Transport:
         """Largest stable time step (s) for the current meteorology."""
         if not 0 < cfl <= 1:
             raise ConfigError("time.cfl", f"must be in (0, 1], got {cfl}")
-        return min(
+        limit = min(
             advective_limit(self.wind.max_courant_rates(), cfl),
             diffusive_limit(self.diffusivity.max_horizontal(), self.grid.dx, self.grid.dy),
         )
+        if self.vertical_diffusion == "explicit":
+            limit = min(limit, self._vertical.explicit_limit)
+        return limit
 
     def total_mass(self, field):
         """Mass (kg) per member and species, float64, on the device."""
@@ -182,23 +197,42 @@ class Transport:
             field = field.copy()
         return self._vertical_and_decay(field, dt, outflow)
 
+    def explicit_vertical(self, dt: float) -> bool:
+        """Whether this step's vertical diffusion is forward Euler (see the class notes)."""
+        limit = self._vertical.explicit_limit
+        if self.vertical_diffusion == "explicit":
+            if dt > limit / self._vertical.EXPLICIT_WEIGHT:
+                raise ConfigError("vertical_diffusion", f"explicit vertical diffusion is unstable at dt = {dt:.4g} s "
+                                  f"(limit {limit / self._vertical.EXPLICIT_WEIGHT:.4g} s); use auto or implicit")
+            return True
+        return self.vertical_diffusion == "auto" and dt <= limit
+
     def _fused_step(self, field, dt: float, parity: int):
-        """The Numba step: sweeps and horizontal diffusion in one pass into a buffer this object
-        keeps, then the vertical solve back into ``field``'s memory (the state is updated in place,
-        as sources already are: no fresh 4-byte-per-cell array is page-faulted in every step)."""
+        """The Numba step. Sweeps, horizontal and (where explicit) vertical diffusion in one pass
+        into a buffer this object keeps, which becomes the state while the old state's memory
+        becomes the next buffer; with implicit vertical diffusion a second pass solves back into
+        ``field``'s memory. No fresh 4-byte-per-cell array is page-faulted in any step."""
         if self._swept is None or self._swept.shape != field.shape or self._swept.dtype != field.dtype:
             self._swept = np.empty_like(field)
-        swept, outflow = self._fused.apply(field, dt, parity, out=self._swept)
-        result = self._vertical.solve(swept, dt, out=field)
-        if result is not field:  # nothing vertical to do: the swept field is the answer
-            field[...] = result
+        explicit = self.explicit_vertical(dt)
+        layered = self._vertical.layered_coefficients() if explicit else None
+        swept, outflow = self._fused.apply(field, dt, parity, out=self._swept, vertical=layered)
+        if layered is not None:
+            self._swept = field
+            return self._vertical_and_decay(swept, dt, outflow, vertical_done=True)
+        if explicit:
+            field[...] = self._vertical.explicit(swept, dt)
+        else:
+            result = self._vertical.solve(swept, dt, out=field)
+            if result is not field:  # nothing vertical to do: the swept field is the answer
+                field[...] = result
         return self._vertical_and_decay(field, dt, outflow, vertical_done=True)
 
     def _vertical_and_decay(self, field, dt: float, outflow, vertical_done: bool = False):
-        """Implicit vertical diffusion with deposition, then decay; the tail of :meth:`step`."""
+        """Vertical diffusion with deposition, then decay; the tail of :meth:`step`."""
         xp, grid = self._xp, self.grid
         if not vertical_done:
-            field = self._vertical.solve(field, dt)
+            field = self._vertical.explicit(field, dt) if self.explicit_vertical(dt) else self._vertical.solve(field, dt)
         deposited = self._deposited(field, dt)
         decayed = xp.zeros_like(outflow)
         if np.any(self._decay_rates > 0):
