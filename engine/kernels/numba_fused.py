@@ -326,27 +326,44 @@ def _xy_plane(field, ms, m, kk, target, u, v, div_x, div_y, use_correction, rate
     return fx * dy + fy * dx
 
 
+@numba.njit(inline="always")
+def _vertical_cell(x, above, below, gain_up, gain_down, keep, width, has_above, has_below, divide):
+    value = x
+    if has_above:
+        value = value + gain_up * (above - x) / width
+    if has_below:
+        value = value - gain_down * (x - below) / width
+    if divide:
+        value = value / keep
+    return value
+
+
 @numba.njit
 def _vertical_plane(ring, k, nz, conductance, deposition, use_deposition, dz, step, dst):
-    """Forward-Euler vertical diffusion and deposition of level ``k`` from the horizontally
-    diffused levels ``k-1 .. k+1`` in ``ring`` (slot ``level % 3``), in the order of
-    :meth:`engine.transport.diffusion.VerticalDiffusionSolver.explicit`."""
+    """Forward-Euler vertical diffusion (then deposition implicit in time) of level ``k`` from the
+    horizontally diffused levels ``k-1 .. k+1`` in ``ring`` (slot ``level % 3``), in the order of
+    :meth:`engine.transport.diffusion.VerticalDiffusionSolver.explicit`. Per-column coefficients
+    (solids) and per-level ones take separate loops, so each vectorises."""
+    one = dst.dtype.type(1)
     width = dst.dtype.type(dz[k])
-    gain_up = step * conductance[min(k, max(nz - 2, 0))]
-    gain_down = step * conductance[max(k - 1, 0)]
-    loss = step * deposition[k]
+    up, down = min(k, max(nz - 2, 0)), max(k - 1, 0)
+    has_above, has_below = k < nz - 1, k > 0
     here, above, below = ring[k % 3], ring[(k + 1) % 3], ring[(k - 1) % 3]
+    if conductance.shape[1] * conductance.shape[2] > 1:
+        for j in range(dst.shape[0]):
+            for i in range(dst.shape[1]):
+                dst[j, i] = _vertical_cell(here[j, i], above[j, i], below[j, i], step * conductance[up, j, i],
+                                           step * conductance[down, j, i], one + step * deposition[k, j, i], width,
+                                           has_above, has_below, use_deposition)
+        return
+    gain_up = step * conductance[up, 0, 0]
+    gain_down = step * conductance[down, 0, 0]
+    keep = one + step * deposition[k, 0, 0]
+    divide = use_deposition and keep != one  # dividing by exactly 1 changes nothing
     for j in range(dst.shape[0]):
         for i in range(dst.shape[1]):
-            x = here[j, i]
-            value = x
-            if k < nz - 1:
-                value = value + gain_up * (above[j, i] - x) / width
-            if k > 0:
-                value = value - gain_down * (x - below[j, i]) / width
-            if use_deposition:
-                value = value - loss * x
-            dst[j, i] = value
+            dst[j, i] = _vertical_cell(here[j, i], above[j, i], below[j, i], gain_up, gain_down, keep, width,
+                                       has_above, has_below, divide)
 
 
 @numba.njit
@@ -490,8 +507,9 @@ def fused_sweeps(field, out, u, v, w, div_x, div_y, div_z, use_correction, sweep
     ``y_planes`` ``(tasks, ny+4, nx)`` (the y sweep's input between ghost rows) and ``y_faces``
     ``(tasks, ny+1, nx)``; ``outflow`` ``(tasks,)`` receives each task's net boundary outflow rate
     (concentration · m³/s). With ``vertical`` the pass ends with forward-Euler vertical diffusion:
-    ``conductance`` ``Kz/dz_c`` per member and interior face ``(member, max(nz-1, 1))`` (m/s),
-    ``deposition`` ``vd/dz`` per species and level ``(species, nz)`` (1/s), ``rings`` scratch
+    ``conductance`` ``Kz/dz_c`` per member and interior face ``(member, max(nz-1, 1), ny|1, nx|1)``
+    (m/s), ``deposition`` ``vd/dz`` per species and level ``(species, nz, ny|1, nx|1)`` (1/s),
+    ``rings`` scratch
     ``(tasks, 3, ny, nx)``; a task then also sweeps one halo plane on each side of its block.
     """
     ms_count, nz, ny, nx = field.shape
@@ -577,7 +595,7 @@ class FusedSweeps:
                 (np.zeros((members, nz, ny, nx), dtype) if self.use_correction else dummy)
                 for axis in ("x", "y", "z")))
         self._scratch: dict[tuple, tuple] = {}
-        self._rings = None
+        self._prepared = None
 
     def _buffers(self, tasks: int, ny: int, nx: int, dtype):
         key = (tasks, ny, nx, np.dtype(dtype).str)
@@ -590,22 +608,25 @@ class FusedSweeps:
 
     def _vertical_arguments(self, vertical, members, species, nz, tasks, ny, nx, dtype):
         if vertical is None:
-            dummy = np.zeros((1, 1), dtype)
-            return False, dummy, dummy, False, np.zeros((1, 1, 1, 1), dtype)
+            dummy = np.zeros((1, 1, 1, 1), dtype)
+            return False, dummy, dummy, False, dummy
+        key = (id(vertical), tasks, ny, nx, np.dtype(dtype).str)
+        if self._prepared is not None and self._prepared[0] == key:
+            return self._prepared[2]
         conductance, deposition = vertical
         members_wind = self.u.shape[0]
-        if nz == 1:  # no interior face; the kernel never reads it
-            conductance = np.zeros((members_wind, 1), dtype)
-        else:
-            conductance = np.asarray(conductance, dtype=dtype).reshape(-1, nz - 1)
-            conductance = np.ascontiguousarray(np.broadcast_to(conductance, (members_wind, nz - 1)))
+        conductance = np.asarray(conductance, dtype=dtype)
         use_deposition = deposition is not None
-        deposition = (np.ascontiguousarray(deposition, dtype=dtype).reshape(species, nz) if use_deposition
-                      else np.zeros((species, nz), dtype))
-        key = ("rings", tasks, ny, nx, np.dtype(dtype).str)
-        if self._rings is None or self._rings[0] != key:
-            self._rings = (key, np.empty((tasks, 3, ny, nx), dtype))
-        return True, conductance, deposition, use_deposition, self._rings[1]
+        deposition = np.asarray(deposition if use_deposition else np.zeros((species, nz, 1, 1)), dtype=dtype)
+        columns = (ny, nx) if conductance.shape[2:] != (1, 1) or deposition.shape[2:] != (1, 1) else (1, 1)
+        if nz == 1:  # no interior face; the kernel never reads it
+            conductance = np.zeros((members_wind, 1) + columns, dtype)
+        conductance = np.ascontiguousarray(np.broadcast_to(conductance, (members_wind, conductance.shape[1]) + columns))
+        deposition = np.ascontiguousarray(np.broadcast_to(deposition, (species, nz) + columns))
+        arguments = (True, conductance, deposition, use_deposition, np.empty((tasks, 3, ny, nx), dtype))
+        # Keep ``vertical`` itself so its id stays unique while the prepared arrays are reused.
+        self._prepared = (key, vertical, arguments)
+        return arguments
 
     def apply(self, field: np.ndarray, dt: float, parity: int, out=None, vertical=None):
         """Return ``(new_field, outflow)``: the swept and diffused field (in ``out`` when given, an
@@ -613,8 +634,8 @@ class FusedSweeps:
         species) that left through the domain boundaries.
 
         ``vertical = (conductance, deposition)`` adds forward-Euler vertical diffusion to the same
-        pass: ``Kz/dz_c`` (m/s) per member and interior face ``(member, nz-1)`` and ``vd/dz``
-        (1/s) per species and level ``(species, nz)`` or None (horizontally uniform only).
+        pass: ``Kz/dz_c`` (m/s) per member and interior face ``(member, nz-1, ny|1, nx|1)`` and
+        ``vd/dz`` (1/s) per species and level ``(species, nz, ny|1, nx|1)`` or None.
         """
         members, species, nz, ny, nx = field.shape
         field4 = np.ascontiguousarray(field).reshape(members * species, nz, ny, nx)

@@ -103,9 +103,9 @@ class VerticalDiffusionSolver:
         self._compiled = compiled
         self.explicit_limit = self._explicit_limit()
 
-    #: Largest sum of a cell's off-diagonal weights, ``dt ((g_up + g_down) / dz + deposition)``,
-    #: for which the forward-Euler update is used: half the positivity limit of 1, so the
-    #: explicit step stays as accurate as the implicit one it replaces.
+    #: Largest sum of a cell's off-diagonal weights, ``dt (g_up + g_down) / dz``, for which the
+    #: forward-Euler update is used: half the positivity limit of 1, so the explicit step stays
+    #: as accurate as the implicit one it replaces.
     EXPLICIT_WEIGHT = 0.5
 
     def _explicit_limit(self) -> float:
@@ -119,29 +119,35 @@ class VerticalDiffusionSolver:
         shape = g.shape[:2] + (1,) + g.shape[3:]
         up = np.concatenate([g, np.zeros(shape)], axis=2)
         down = np.concatenate([np.zeros(shape), g], axis=2)
-        rate = (up + down) / dz
-        if self._deposition is not None:
-            dep = self._deposition
-            rate = rate + np.asarray(dep.get() if hasattr(dep, "get") else dep, dtype=np.float64)
-        largest = float(rate.max())
+        largest = float(((up + down) / dz).max())
         return self.EXPLICIT_WEIGHT / largest if largest > 0 else float("inf")
 
-    def layered_coefficients(self):
-        """``(Kz/dz_c (member, nz-1), vd/dz (species, nz) or None)`` as host arrays when every
-        coefficient varies with height only (no solids), for a fused explicit kernel; else None."""
+    def explicit_coefficients(self):
+        """``(Kz/dz_c, vd/dz or None)`` for a fused explicit kernel: ``(member, nz-1, ny|1, nx|1)``
+        (m/s) and ``(species, nz, ny|1, nx|1)`` (1/s), the last two axes 1 where there are no solids."""
         g, dep = self._conductance, self._deposition
-        if g.shape[3:] != (1, 1) or (dep is not None and dep.shape[3:] != (1, 1)):
-            return None
         host = (lambda a: a.get()) if hasattr(g, "get") else np.asarray
         deposition = None
         if dep is not None:
-            deposition = np.broadcast_to(host(dep)[:, :, :, 0, 0], (1,) + dep.shape[1:3])[0]
-        return host(g)[:, 0, :, 0, 0], deposition
+            deposition = host(dep)
+            deposition = np.broadcast_to(deposition, (1,) + deposition.shape[1:])[0]
+        return host(g)[:, 0], deposition
 
     def explicit(self, field, dt: float):
-        """Forward-Euler vertical diffusion and deposition; returns a new field. The update is
-        the flux form of :meth:`solve` with the old field in place of the implicit solution."""
-        return self._flux_form_update(field.copy(), field, dt)
+        """Forward-Euler vertical diffusion, then deposition implicit in time,
+        ``c ← c / (1 + dt vd/dz)``; returns a new field. The diffusion is the flux form of
+        :meth:`solve` with the old field in place of the implicit solution; the deposited mass is
+        ``dt vd c_new`` per unit area, as the budget counts it, and the step stays positive at any
+        deposition velocity."""
+        dz = self._dz
+        new = field.copy()
+        if field.shape[2] > 1:
+            flux = (dt * self._conductance) * (field[:, :, 1:] - field[:, :, :-1])
+            new[:, :, :-1] += flux / dz[:, :, :-1]
+            new[:, :, 1:] -= flux / dz[:, :, 1:]
+        if self._deposition is not None:
+            new /= 1 + dt * self._deposition
+        return new
 
     def _coefficients(self, dt: float):
         if dt in self._cache:

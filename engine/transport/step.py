@@ -86,6 +86,7 @@ class Transport:
             self._correct_divergence, self._sweep_divergences = False, None
         self._fused = self._build_fused() if self._compiled else None
         self._swept = None
+        self._explicit_coefficients = None
         self._build_vertical_solver()
 
     def _sweeps(self, parity: int):
@@ -215,17 +216,16 @@ class Transport:
         if self._swept is None or self._swept.shape != field.shape or self._swept.dtype != field.dtype:
             self._swept = np.empty_like(field)
         explicit = self.explicit_vertical(dt)
-        layered = self._vertical.layered_coefficients() if explicit else None
-        swept, outflow = self._fused.apply(field, dt, parity, out=self._swept, vertical=layered)
-        if layered is not None:
+        if explicit and self._explicit_coefficients is None:  # once per meteorology
+            self._explicit_coefficients = self._vertical.explicit_coefficients()
+        coefficients = self._explicit_coefficients if explicit else None
+        swept, outflow = self._fused.apply(field, dt, parity, out=self._swept, vertical=coefficients)
+        if explicit:
             self._swept = field
             return self._vertical_and_decay(swept, dt, outflow, vertical_done=True)
-        if explicit:
-            field[...] = self._vertical.explicit(swept, dt)
-        else:
-            result = self._vertical.solve(swept, dt, out=field)
-            if result is not field:  # nothing vertical to do: the swept field is the answer
-                field[...] = result
+        result = self._vertical.solve(swept, dt, out=field)
+        if result is not field:  # nothing vertical to do: the swept field is the answer
+            field[...] = result
         return self._vertical_and_decay(field, dt, outflow, vertical_done=True)
 
     def _vertical_and_decay(self, field, dt: float, outflow, vertical_done: bool = False):
