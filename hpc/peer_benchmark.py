@@ -69,12 +69,13 @@ class Result:
     agreement: dict = field(default_factory=dict)
 
 
-def measure_bandwidth(size_mb: int = 512, repeats: int = 7) -> tuple[float, str]:
+def measure_bandwidth(size_mb: int = 768, repeats: int = 11) -> tuple[float, str]:
     """STREAM-style triad ``a = b + s c`` bandwidth (GB/s, 3 arrays counted), compiled when Numba
-    is present, else NumPy; returns ``(GB/s, method)``."""
+    is present, else NumPy; returns ``(GB/s, method)``. The median of ``repeats`` timings, not
+    STREAM's best: on a shared machine the best run overstates what a long run gets."""
     n = size_mb * 2**20 // 4 // 3
-    b = np.ones(n, np.float32)
-    c = np.full(n, 2.0, np.float32)
+    b = np.linspace(0.0, 1.0, n, dtype=np.float32)
+    c = np.linspace(2.0, 1.0, n, dtype=np.float32)
     a = np.empty_like(b)
     try:
         import numba  # noqa: PLC0415
@@ -97,12 +98,12 @@ def measure_bandwidth(size_mb: int = 512, repeats: int = 7) -> tuple[float, str]
         start = time.perf_counter()
         triad(a, b, c, np.float32(3.0))
         times.append(time.perf_counter() - start)
-    return 3 * a.nbytes / min(times) / 1e9, method
+    return 3 * a.nbytes / float(np.median(times)) / 1e9, method
 
 
-def time_plumetwin(n: int, steps: int, backend: str, dt: float):
-    """Median seconds per step and the final field (host, ``(z, y, x)``)."""
-    model = build_model(n, backend)
+def time_plumetwin(n: int, steps: int, backend: str, dt: float, members: int = 1):
+    """Median seconds per step and the first member's final field (host, ``(z, y, x)``)."""
+    model = build_model(n, backend, members)
     sync = model.grid.backend.synchronize
     model.step(dt)  # compile / warm up, then restart from the blob
     sync()
@@ -185,12 +186,9 @@ def available_backends() -> list[str]:
 def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) -> dict:
     """Time every solver on the peer problem and return the report (also printed as a table)."""
     dt = stable_dt()
-    bandwidth, method = measure_bandwidth(bandwidth_mb)
-    roofline = bandwidth * 1e9 / BYTES_PER_CELL / 1e6
+    before, method = measure_bandwidth(bandwidth_mb)
     cells = n**3
     print(f"problem: {n}³ float32, {steps} steps of dt = {dt:.4g} s; wind {WIND} m/s, K = {DIFFUSIVITY} m²/s")
-    print(f"memory bandwidth ({method}): {bandwidth:.1f} GB/s → roofline {roofline:,.0f} MLUPS at "
-          f"{BYTES_PER_CELL} B/cell")
     results: list[Result] = []
     fields: dict[str, np.ndarray] = {}
     for backend in available_backends():
@@ -205,6 +203,19 @@ def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) 
             results.append(Result("devito-minmod", seconds, cells / seconds / 1e6))
         except ImportError:
             print("  devito: skipped (pip install 'plumetwin[peers]')", file=sys.stderr)
+    batching = None
+    if "numba" in fields and n % 2 == 0:
+        # The same number of cells as 8 members of half the size: batching must cost nothing per cell.
+        seconds, _ = time_plumetwin(n // 2, steps, "numba", dt, members=8)
+        single = next(r for r in results if r.solver == "plumetwin-numba")
+        batching = {"members": 8, "n": n // 2, "seconds_per_step": seconds, "mlups": cells / seconds / 1e6,
+                    "cost_per_cell_vs_single_field": seconds / single.seconds_per_step}
+    # Bandwidth before and after the solvers: on a shared machine it drifts; the mean sets the roofline.
+    after, _ = measure_bandwidth(bandwidth_mb)
+    bandwidth = 0.5 * (before + after)
+    roofline = bandwidth * 1e9 / BYTES_PER_CELL / 1e6
+    print(f"memory bandwidth ({method}): {before:.1f} GB/s before, {after:.1f} after → roofline "
+          f"{roofline:,.0f} MLUPS at {BYTES_PER_CELL} B/cell")
     devito_mlups = next((r.mlups for r in results if r.solver == "devito-minmod"), None)
     reference = fields["numpy"]
     for result in results:
@@ -221,15 +232,21 @@ def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) 
         ratio = f"{r.ratio_to_devito:.2f}" if r.ratio_to_devito is not None else "-"
         print(f"{r.solver:<18}{1e3 * r.seconds_per_step:>10.2f}{r.mlups:>10.0f}{roof:>10}{ratio:>9}"
               f"{r.agreement['max_relative_to_numpy']:>14.2e}{r.agreement['l2_relative_to_numpy']:>13.2e}")
+    if batching:
+        print(f"Numba, 8 members of {n // 2}³ (the same cells): {1e3 * batching['seconds_per_step']:.2f} ms/step, "
+              f"{batching['mlups']:.0f} MLUPS, {batching['cost_per_cell_vs_single_field']:.2f}× the single field's "
+              "cost per cell")
     return {
         "problem": {"n": n, "steps": steps, "dt_s": dt, "dtype": "float32", "wind_m_s": WIND,
                     "diffusivity_m2_s": DIFFUSIVITY, "spacing_m": SPACING,
                     "plumetwin_scheme": "split Lax-Wendroff, minmod limiter; implicit vertical diffusion",
                     "devito_scheme": "unsplit minmod-limited upwind fluxes, forward Euler; explicit diffusion"},
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "cpus": os.cpu_count(), "bandwidth_GB_s": bandwidth, "bandwidth_method": method,
+                    "cpus": os.cpu_count(), "bandwidth_GB_s": bandwidth,
+                    "bandwidth_before_after_GB_s": [before, after], "bandwidth_method": method,
                     "roofline_mlups": roofline},
         "devito_version": devito_version,
+        "numba_member_batching": batching,
         "results": [asdict(r) for r in results],
     }
 
