@@ -141,7 +141,25 @@ ERRORS = {
     "bad map species": (("output.map_species=CO",), "output.map_species: species 'CO' is not in the field output"),
     "building outside": (("grid.buildings.0.x_min=390000", "grid.buildings.0.x_max=390100"),
                          "grid.buildings[0] (hall): box x 390000–390100"),
+    "bad vertical scheme": (("vertical_diffusion=crank",), "vertical_diffusion: unknown value 'crank'"),
+    "stack in Celsius": (("sources.0.stack.diameter=1.0", "sources.0.stack.exit_velocity=10.0", "sources.0.stack.exit_temperature=150.0"),
+                         "sources[0] (test_stack).stack.exit_temperature: 150.0 K is implausible; give it in kelvin"),
+    "zero stack diameter": (("sources.0.stack.diameter=0.0", "sources.0.stack.exit_velocity=10.0", "sources.0.stack.exit_temperature=400.0"),
+                            "sources[0] (test_stack).stack.diameter: must be a positive number, got 0.0"),
+    "plume rises out of the domain": (
+        ("sources.0.stack.diameter=4.0", "sources.0.stack.exit_velocity=25.0", "sources.0.stack.exit_temperature=600.0"),
+        "sources[0] (test_stack).height: stack 20 m + plume rise"),
+    "half a stack": (("sources.0.stack.diameter=1.0",),
+                     "sources[0] (test_stack).stack.exit_velocity: is required with the other stack exit conditions"),
 }
+
+
+def test_a_stack_adds_briggs_rise_to_its_height():
+    plain = build(compose_run(*TINY))
+    hot = build(compose_run(*TINY, "sources.0.stack.diameter=0.5", "sources.0.stack.exit_velocity=8",
+                            "sources.0.stack.exit_temperature=400"))
+    assert plain.model.sources[0].height == 20.0
+    assert hot.model.sources[0].height > 20.0
 
 
 @pytest.mark.parametrize("case", list(ERRORS))

@@ -22,6 +22,7 @@ from ..checkpoint import Checkpointer
 from ..errors import BackendUnavailableError, ConfigError
 from ..grid import Grid, stretched_levels
 from ..meteorology import Diffusivity, Wind, WindProfile, stability_diffusivity
+from ..meteorology.plume_rise import Stack, briggs_rise
 from ..model import DispersionModel
 from ..output import FieldWriter, ReceptorWriter, RunOutput
 from ..sampling import PointSampler, point_weights
@@ -144,10 +145,13 @@ def build_sources(cfg: RunConfig, grid: Grid) -> list[Source]:
         common = dict(name=s.name, rates=rates, start=s.start, stop=np.inf if s.stop is None else s.stop,
                       profile=profile)
         if s.kind in ("point", "puff"):
+            height = s.height
+            if stack_given(s, key):
+                height = effective_stack_height(cfg, s, key, grid)
             # Checked here, with the config key, rather than when the model compiles its sources.
-            point_weights(grid, s.x, s.y, s.height, what=key)
+            point_weights(grid, s.x, s.y, height, what=key)
             kind = PointSource if s.kind == "point" else PuffSource
-            source = kind(**common, x=s.x, y=s.y, height=s.height)
+            source = kind(**common, x=s.x, y=s.y, height=height)
         elif s.kind == "area":
             source = AreaSource(**common, x_min=s.x_min, x_max=s.x_max, y_min=s.y_min, y_max=s.y_max, height=s.height)
         else:
@@ -159,6 +163,43 @@ def build_sources(cfg: RunConfig, grid: Grid) -> list[Source]:
             raise _rekey(exc, f"sources.{s.name}", key) from None
         sources.append(source)
     return sources
+
+
+#: Briggs' formulas divide by the wind speed; ISC3 and AERMOD hold it at 1 m/s or more.
+MINIMUM_RISE_WIND = 1.0
+
+
+def stack_given(s, key: str) -> bool:
+    """Whether a source has stack exit conditions; all three or none."""
+    values = {name: getattr(s.stack, name) for name in ("diameter", "exit_velocity", "exit_temperature")}
+    missing = [name for name, value in values.items() if value is None]
+    if missing and len(missing) < len(values):
+        raise ConfigError(f"{key}.stack.{missing[0]}", "is required with the other stack exit conditions "
+                                                       "(diameter m, exit_velocity m/s, exit_temperature K)")
+    return not missing
+
+
+def effective_stack_height(cfg: RunConfig, s, key: str, grid: Grid) -> float:
+    """Stack height plus Briggs final plume rise (m) in the run's base meteorology."""
+    m = cfg.met
+    try:
+        stack = Stack(height=s.height, diameter=s.stack.diameter, exit_velocity=s.stack.exit_velocity,
+                      exit_temperature=s.stack.exit_temperature)
+    except ConfigError as exc:
+        raise ConfigError(f"{key}.{exc.key}", str(exc)[len(exc.key) + 2:]) from None
+    profile = WindProfile(speed=m.speed, direction=m.direction, kind=m.profile, reference_height=m.reference_height,
+                          roughness_length=m.roughness_length, exponent=m.exponent, stability=m.stability,
+                          terrain=m.terrain)
+    speed = max(float(profile.speed_at(np.array([s.height]))[0]), MINIMUM_RISE_WIND)
+    rise = briggs_rise(stack, speed, m.temperature, m.stability)
+    top = float(grid.z_faces[-1])
+    if rise.effective_height >= top:
+        raise ConfigError(f"{key}.height", f"stack {s.height:g} m + plume rise {rise.final:.1f} m reaches the "
+                                           f"domain top ({top:g} m); raise grid.nz or grid.stretch")
+    log.info("plume rise: %s %.0f m stack (downwash: %.1f m) + %.1f m %s rise in %.1f m/s, class %s -> %.1f m",
+             s.name, s.height, rise.release_height, rise.final, rise.dominated_by, speed, m.stability,
+             rise.effective_height)
+    return rise.effective_height
 
 
 def build_sampler(cfg: RunConfig, grid: Grid) -> PointSampler | None:

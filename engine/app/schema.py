@@ -86,7 +86,8 @@ class MetConfig:
     ``profile`` is ``uniform``, ``log`` or ``power``; ``speed`` (m/s) is given at
     ``reference_height`` (m), ``direction`` is where the wind blows from (degrees clockwise from
     north). ``exponent`` of the power law (None: from ``stability`` A–F and ``terrain``
-    urban|rural). ``members``: one ensemble member per entry (None: a single member).
+    urban|rural). ``temperature`` (K) is the ambient air's, for plume rise. ``members``: one
+    ensemble member per entry (None: a single member).
     """
 
     profile: str = "log"
@@ -97,6 +98,7 @@ class MetConfig:
     exponent: Optional[float] = None
     stability: str = "D"
     terrain: str = "urban"
+    temperature: float = 288.15
     diffusivity: DiffusivityConfig = field(default_factory=DiffusivityConfig)
     members: Optional[List[MemberConfig]] = None
 
@@ -114,11 +116,22 @@ class SpeciesConfig:
 
 
 @dataclass
+class StackConfig:
+    """Stack exit conditions for Briggs plume rise: inner ``diameter`` (m), ``exit_velocity``
+    (m/s) and ``exit_temperature`` (K). All three or none (no plume rise)."""
+
+    diameter: Optional[float] = None
+    exit_velocity: Optional[float] = None
+    exit_temperature: Optional[float] = None
+
+
+@dataclass
 class SourceConfig:
     """An emission source.
 
-    ``kind``: ``point`` (a stack at ``x``, ``y``, effective release ``height`` m: stack plus plume
-    rise), ``area`` (rectangle ``x_min``..``y_max`` at ``height``), ``volume`` (box
+    ``kind``: ``point`` (a stack at ``x``, ``y``: with ``stack`` exit conditions, ``height`` is the
+    stack's and Briggs plume rise in the run's met is added; without, ``height`` is the effective
+    release height, m), ``area`` (rectangle ``x_min``..``y_max`` at ``height``), ``volume`` (box
     ``x_min``..``z_max``) or ``puff`` (instantaneous release at ``start`` s).
     ``emissions`` maps species to rates in ``unit`` (kg/s, g/s, kg/h, t/yr; default g/s) or, for
     a puff, to masses (kg or g; default kg). Emission from ``start`` to ``stop`` s (None: the end),
@@ -142,6 +155,7 @@ class SourceConfig:
     stop: Optional[float] = None
     profile_times: Optional[List[float]] = None
     profile_factors: Optional[List[float]] = None
+    stack: StackConfig = field(default_factory=StackConfig)
 
 
 @dataclass
