@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from engine import ConfigError, Diffusivity, Grid, Wind, WindProfile, stability_diffusivity
-from engine.meteorology.diffusivity import friction_velocity, obukhov_length, phi_heat, psi_momentum
+from engine.meteorology.surface_layer import (friction_velocity, obukhov_length, phi_heat, potential_temperature,
+                                              psi_momentum)
 from engine.meteorology.profiles import log_law_speed, power_law_speed, wind_components
 
 
@@ -79,3 +80,42 @@ def test_diffusivity_rejects_negative_values():
     grid = Grid(4, 4, 10.0, 10.0, [0, 10, 20], backend="numpy")
     with pytest.raises(ConfigError, match="met.kh"):
         Diffusivity.constant(grid, -1.0, 1.0)
+
+
+# Values worked outside the engine with plain math (Businger–Dyer / Paulson, κ = 0.4): a 5 m/s wind
+# at 10 m over z0 = 0.1 m. Stable L = 50 m: u* = 0.4·5 / (ln 100 + 5·10/50 − 5·0.1/50) = 0.357451 m/s.
+STABLE_SPEEDS = {2.0: 2.846859, 30.0: 7.769006, 100.0: 15.100305}
+# Unstable L = −30 m: u* = 0.501805 m/s.
+UNSTABLE_SPEEDS = {2.0: 3.514863, 30.0: 5.771596, 100.0: 6.417789}
+
+
+def test_similarity_profile_is_the_log_law_when_neutral():
+    z = np.array([0.5, 2.0, 10.0, 35.0, 250.0])
+    neutral = WindProfile(5.0, kind="similarity", roughness_length=0.1, stability="D")
+    log = WindProfile(5.0, kind="log", roughness_length=0.1)
+    assert np.allclose(neutral.speed_at(z), log.speed_at(z), rtol=1e-12)
+    u_star = 0.4 * 5.0 / math.log(100.0)
+    assert np.allclose(neutral.speed_at(z), u_star / 0.4 * np.log(z / 0.1), rtol=1e-6)
+
+
+@pytest.mark.parametrize("obukhov,expected,u_star", [(50.0, STABLE_SPEEDS, 0.357451),
+                                                     (-30.0, UNSTABLE_SPEEDS, 0.501805)])
+def test_similarity_profile_matches_hand_values(obukhov, expected, u_star):
+    profile = WindProfile(5.0, kind="similarity", roughness_length=0.1, obukhov_length=obukhov)
+    heights = np.array(sorted(expected))
+    assert np.allclose(profile.speed_at(heights), [expected[z] for z in heights], rtol=1e-6)
+    assert math.isclose(profile.speed_at(np.array([10.0]))[0], 5.0, rel_tol=1e-12)
+    assert math.isclose(friction_velocity(5.0, 10.0, 0.1, obukhov), u_star, rel_tol=1e-5)
+
+
+def test_stable_temperature_profile_and_class_obukhov_lengths():
+    # θ* = u*² T / (κ g L) = 0.187716 K; θ(30) − θ(10) = θ*/κ (ln 3 + 5·20/50) = 1.454148 K
+    u_star = 0.3574511468853213
+    theta = potential_temperature(np.array([10.0, 30.0]), 288.15, 10.0, u_star, 50.0)
+    assert math.isclose(theta[1] - theta[0], 1.454148, rel_tol=1e-5)
+    assert np.allclose(potential_temperature(np.array([2.0, 80.0]), 288.15, 10.0, u_star, np.inf), 288.15)
+    # Golder: 1/L = a + b log10(z0); class F over z0 = 0.1 m: 0.035 + 0.036 = 0.071 1/m.
+    assert math.isclose(obukhov_length("F", 0.1), 1 / 0.071, rel_tol=1e-12)
+    assert obukhov_length("A", 0.1) < 0 < obukhov_length("E", 0.1) and np.isinf(obukhov_length("D", 0.1))
+    assert WindProfile(5.0, kind="similarity", stability="F").speed_at(np.array([50.0]))[0] > \
+        WindProfile(5.0, kind="similarity", stability="B").speed_at(np.array([50.0]))[0]

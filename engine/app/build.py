@@ -107,17 +107,22 @@ def build_grid(cfg: RunConfig) -> Grid:
     return grid
 
 
+def wind_profile(m, speed: float, direction: float) -> WindProfile:
+    """The configured profile for one member's speed and direction."""
+    return WindProfile(speed=speed, direction=direction, kind=m.profile, reference_height=m.reference_height,
+                       roughness_length=m.roughness_length, exponent=m.exponent, stability=m.stability,
+                       terrain=m.terrain, obukhov_length=m.obukhov_length)
+
+
 def build_meteorology(cfg: RunConfig, grid: Grid) -> tuple[Wind, Diffusivity]:
     """One wind profile (and diffusivity) per ensemble member."""
     m = cfg.met
     profiles, parts = [], []
     for _, speed, direction in member_winds(cfg):
-        profiles.append(WindProfile(speed=speed, direction=direction, kind=m.profile,
-                                    reference_height=m.reference_height, roughness_length=m.roughness_length,
-                                    exponent=m.exponent, stability=m.stability, terrain=m.terrain))
+        profiles.append(wind_profile(m, speed, direction))
         if m.diffusivity.kind == "stability":
             parts.append(stability_diffusivity(grid, m.stability, speed, m.reference_height, m.roughness_length,
-                                               m.diffusivity.mixing_height))
+                                               m.diffusivity.mixing_height, obukhov=m.obukhov_length))
     wind = Wind.from_profiles(grid, profiles, closed_boundaries=list(cfg.grid.closed_boundaries))
     if m.diffusivity.kind == "constant":
         diffusivity = Diffusivity.constant(grid, m.diffusivity.kh, m.diffusivity.kz)  # shared by all members
@@ -187,9 +192,7 @@ def effective_stack_height(cfg: RunConfig, s, key: str, grid: Grid) -> float:
                       exit_temperature=s.stack.exit_temperature)
     except ConfigError as exc:
         raise ConfigError(f"{key}.{exc.key}", str(exc)[len(exc.key) + 2:]) from None
-    profile = WindProfile(speed=m.speed, direction=m.direction, kind=m.profile, reference_height=m.reference_height,
-                          roughness_length=m.roughness_length, exponent=m.exponent, stability=m.stability,
-                          terrain=m.terrain)
+    profile = wind_profile(m, m.speed, m.direction)
     speed = max(float(profile.speed_at(np.array([s.height]))[0]), MINIMUM_RISE_WIND)
     rise = briggs_rise(stack, speed, m.temperature, m.stability)
     top = float(grid.z_faces[-1])

@@ -83,11 +83,12 @@ class MemberConfig:
 class MetConfig:
     """A horizontally uniform wind and its turbulence.
 
-    ``profile`` is ``uniform``, ``log`` or ``power``; ``speed`` (m/s) is given at
+    ``profile`` is ``uniform``, ``log``, ``power`` or ``similarity`` (Monin–Obukhov); ``speed`` (m/s) is given at
     ``reference_height`` (m), ``direction`` is where the wind blows from (degrees clockwise from
     north). ``exponent`` of the power law (None: from ``stability`` A–F and ``terrain``
-    urban|rural). ``temperature`` (K) is the ambient air's, for plume rise. ``members``: one
-    ensemble member per entry (None: a single member).
+    urban|rural). ``similarity`` profiles and stability diffusivities use ``obukhov_length`` (m;
+    None: Golder's from ``stability`` and ``roughness_length``). ``temperature`` (K) is the ambient
+    air's, for plume rise. ``members``: one ensemble member per entry (None: a single member).
     """
 
     profile: str = "log"
@@ -99,6 +100,7 @@ class MetConfig:
     stability: str = "D"
     terrain: str = "urban"
     temperature: float = 288.15
+    obukhov_length: Optional[float] = None
     diffusivity: DiffusivityConfig = field(default_factory=DiffusivityConfig)
     members: Optional[List[MemberConfig]] = None
 

@@ -18,7 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 from ..backend import BACKEND_NAMES
 from ..errors import ConfigError
 from ..grid import DTYPES
-from ..meteorology.diffusivity import GOLDER_COEFFICIENTS
+from ..meteorology.surface_layer import GOLDER_COEFFICIENTS
 from ..meteorology.profiles import POWER_LAW_EXPONENTS
 from ..meteorology.wind import PROFILE_KINDS
 from ..output.maps import STATISTICS as MAP_STATISTICS
@@ -196,6 +196,12 @@ def check_met(cfg: RunConfig) -> None:
     _one_of("met.terrain", m.terrain, tuple(POWER_LAW_EXPONENTS))
     _positive("met.reference_height", m.reference_height, "m")
     _positive("met.roughness_length", m.roughness_length, "m")
+    if m.obukhov_length is not None and (m.obukhov_length == 0 or math.isnan(m.obukhov_length)):
+        raise ConfigError("met.obukhov_length", f"must be non-zero (m: < 0 unstable, > 0 stable, inf neutral) or "
+                                                f"null for the stability class's, got {m.obukhov_length!r}")
+    if not 200 < m.temperature < 350:
+        raise ConfigError("met.temperature", f"{m.temperature!r} K is not an air temperature; give kelvin "
+                                             "(°C + 273.15)")
     if m.roughness_length >= m.reference_height:
         raise ConfigError("met.roughness_length", f"must be below met.reference_height ({m.reference_height:g} m), "
                                                   f"got {m.roughness_length:g}")

@@ -21,46 +21,10 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..grid import Grid
-from .profiles import VON_KARMAN
+from .surface_layer import VON_KARMAN, friction_velocity, obukhov_length, phi_heat
 
-#: 1/L = a + b log10(z0) (1/m), Golder (1972).
-GOLDER_COEFFICIENTS = {
-    "A": (-0.096, 0.029), "B": (-0.037, 0.029), "C": (-0.002, 0.018),
-    "D": (0.0, 0.0), "E": (0.004, -0.018), "F": (0.035, -0.036),
-}
 #: Default mixing heights (m) per class when none is given.
 DEFAULT_MIXING_HEIGHT = {"A": 1500.0, "B": 1200.0, "C": 1000.0, "D": 800.0, "E": 400.0, "F": 200.0}
-
-
-def obukhov_length(stability: str, roughness_length: float) -> float:
-    """Obukhov length L (m) from a Pasquill–Gifford class (Golder 1972); ``inf`` for class D."""
-    try:
-        a, b = GOLDER_COEFFICIENTS[stability.upper()]
-    except KeyError as exc:
-        raise ConfigError("met.stability", f"unknown class {stability!r}; use A, B, C, D, E or F") from exc
-    inverse = a + b * np.log10(roughness_length)
-    return np.inf if inverse == 0 else 1.0 / inverse
-
-
-def phi_heat(zeta):
-    """Dimensionless temperature gradient φh(ζ) (Dyer 1974)."""
-    zeta = np.asarray(zeta, dtype=np.float64)
-    return np.where(zeta >= 0, 1 + 5 * zeta, (1 - 16 * np.minimum(zeta, 0)) ** -0.5)
-
-
-def psi_momentum(zeta):
-    """Integrated stability correction ψm(ζ) for momentum (Paulson 1970 with Dyer's φm)."""
-    zeta = np.asarray(zeta, dtype=np.float64)
-    x = (1 - 16 * np.minimum(zeta, 0)) ** 0.25
-    unstable = 2 * np.log((1 + x) / 2) + np.log((1 + x * x) / 2) - 2 * np.arctan(x) + np.pi / 2
-    return np.where(zeta >= 0, -5 * zeta, unstable)
-
-
-def friction_velocity(speed: float, z_ref: float, roughness_length: float, obukhov: float) -> float:
-    """u* (m/s) from the wind speed at ``z_ref`` with the Monin–Obukhov stability correction."""
-    inv_l = 0.0 if np.isinf(obukhov) else 1.0 / obukhov
-    denominator = np.log(z_ref / roughness_length) - psi_momentum(z_ref * inv_l) + psi_momentum(roughness_length * inv_l)
-    return float(VON_KARMAN * speed / denominator)
 
 
 class Diffusivity:
@@ -112,6 +76,7 @@ def stability_diffusivity(
     kz_min: float = 0.1,
     kh_factor: float = 1.0,
     kh_min: float = 1.0,
+    obukhov: float | None = None,
 ) -> Diffusivity:
     """Diffusivities of one member from a stability class (see module docstring).
 
@@ -123,7 +88,8 @@ def stability_diffusivity(
     h = DEFAULT_MIXING_HEIGHT[stability.upper()] if mixing_height is None else float(mixing_height)
     if h <= 0:
         raise ConfigError("met.mixing_height", f"must be > 0 m, got {h}")
-    obukhov = obukhov_length(stability, roughness_length)
+    if obukhov is None:
+        obukhov = obukhov_length(stability, roughness_length)
     u_star = friction_velocity(speed, reference_height, roughness_length, obukhov)
 
     def kz_at(z: np.ndarray) -> np.ndarray:

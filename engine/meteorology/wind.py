@@ -10,8 +10,9 @@ import numpy as np
 from ..errors import ConfigError
 from ..grid import Grid
 from .profiles import log_law_speed, power_law_exponent, power_law_speed, wind_components
+from .surface_layer import obukhov_length, similarity_speed
 
-PROFILE_KINDS = ("uniform", "log", "power")
+PROFILE_KINDS = ("uniform", "log", "power", "similarity")
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,9 @@ class WindProfile:
     direction:
         Direction the wind blows from (degrees clockwise from north).
     kind:
-        ``uniform`` (same speed at every height), ``log`` (neutral log law) or ``power``.
+        ``uniform`` (same speed at every height), ``log`` (neutral log law), ``power``, or
+        ``similarity`` (Monin–Obukhov: the log law corrected for stability, with the Obukhov
+        length ``obukhov_length`` or, when None, Golder's from ``stability`` and z0).
     reference_height:
         Height of ``speed`` (m), 10 m by default.
     roughness_length:
@@ -45,6 +48,15 @@ class WindProfile:
     stability: str = "D"
     terrain: str = "urban"
     vertical_velocity: float = 0.0
+    obukhov_length: float | None = None
+
+    def obukhov(self) -> float:
+        """The Obukhov length (m) of a ``similarity`` profile (``inf``: neutral)."""
+        if self.obukhov_length is not None:
+            if self.obukhov_length == 0 or not np.isfinite(self.obukhov_length) and not np.isinf(self.obukhov_length):
+                raise ConfigError("met.obukhov_length", f"must be non-zero (m; inf for neutral), got {self.obukhov_length}")
+            return float(self.obukhov_length)
+        return obukhov_length(self.stability, self.roughness_length)
 
     def speed_at(self, z) -> np.ndarray:
         """Speed (m/s) at heights ``z`` (m)."""
@@ -54,6 +66,8 @@ class WindProfile:
             return np.full(np.shape(z), float(self.speed))
         if self.kind == "log":
             return log_law_speed(z, self.speed, self.reference_height, self.roughness_length)
+        if self.kind == "similarity":
+            return similarity_speed(z, self.speed, self.reference_height, self.roughness_length, self.obukhov())
         if self.kind == "power":
             p = self.exponent if self.exponent is not None else power_law_exponent(self.stability, self.terrain)
             return power_law_speed(z, self.speed, self.reference_height, p)
