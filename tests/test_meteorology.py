@@ -90,7 +90,7 @@ UNSTABLE_SPEEDS = {2.0: 3.514863, 30.0: 5.771596, 100.0: 6.417789}
 
 
 def test_similarity_profile_is_the_log_law_when_neutral():
-    z = np.array([0.5, 2.0, 10.0, 35.0, 250.0])
+    z = np.array([0.5, 2.0, 10.0, 35.0, 80.0])  # the surface layer: a tenth of class D's 800 m
     neutral = WindProfile(5.0, kind="similarity", roughness_length=0.1, stability="D")
     log = WindProfile(5.0, kind="log", roughness_length=0.1)
     assert np.allclose(neutral.speed_at(z), log.speed_at(z), rtol=1e-12)
@@ -101,7 +101,7 @@ def test_similarity_profile_is_the_log_law_when_neutral():
 @pytest.mark.parametrize("obukhov,expected,u_star", [(50.0, STABLE_SPEEDS, 0.357451),
                                                      (-30.0, UNSTABLE_SPEEDS, 0.501805)])
 def test_similarity_profile_matches_hand_values(obukhov, expected, u_star):
-    profile = WindProfile(5.0, kind="similarity", roughness_length=0.1, obukhov_length=obukhov)
+    profile = WindProfile(5.0, kind="similarity", roughness_length=0.1, obukhov_length=obukhov, mixing_height=1000.0)
     heights = np.array(sorted(expected))
     assert np.allclose(profile.speed_at(heights), [expected[z] for z in heights], rtol=1e-6)
     assert math.isclose(profile.speed_at(np.array([10.0]))[0], 5.0, rel_tol=1e-12)
@@ -117,5 +117,8 @@ def test_stable_temperature_profile_and_class_obukhov_lengths():
     # Golder: 1/L = a + b log10(z0); class F over z0 = 0.1 m: 0.035 + 0.036 = 0.071 1/m.
     assert math.isclose(obukhov_length("F", 0.1), 1 / 0.071, rel_tol=1e-12)
     assert obukhov_length("A", 0.1) < 0 < obukhov_length("E", 0.1) and np.isinf(obukhov_length("D", 0.1))
-    assert WindProfile(5.0, kind="similarity", stability="F").speed_at(np.array([50.0]))[0] > \
-        WindProfile(5.0, kind="similarity", stability="B").speed_at(np.array([50.0]))[0]
+    assert WindProfile(5.0, kind="similarity", stability="F").speed_at(np.array([20.0]))[0] > \
+        WindProfile(5.0, kind="similarity", stability="B").speed_at(np.array([20.0]))[0]
+    # Above the surface layer (20 m for class F's 200 m mixing height) the speed is held.
+    held = WindProfile(5.0, kind="similarity", stability="F").speed_at(np.array([20.0, 60.0, 300.0]))
+    assert held[0] == held[1] == held[2]

@@ -111,7 +111,8 @@ def wind_profile(m, speed: float, direction: float) -> WindProfile:
     """The configured profile for one member's speed and direction."""
     return WindProfile(speed=speed, direction=direction, kind=m.profile, reference_height=m.reference_height,
                        roughness_length=m.roughness_length, exponent=m.exponent, stability=m.stability,
-                       terrain=m.terrain, obukhov_length=m.obukhov_length)
+                       terrain=m.terrain, obukhov_length=m.obukhov_length,
+                       mixing_height=m.diffusivity.mixing_height)
 
 
 def build_meteorology(cfg: RunConfig, grid: Grid) -> tuple[Wind, Diffusivity]:

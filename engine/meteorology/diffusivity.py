@@ -21,11 +21,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..grid import Grid
-from .surface_layer import VON_KARMAN, friction_velocity, obukhov_length, phi_heat
-
-#: Default mixing heights (m) per class when none is given.
-DEFAULT_MIXING_HEIGHT = {"A": 1500.0, "B": 1200.0, "C": 1000.0, "D": 800.0, "E": 400.0, "F": 200.0}
-
+from .surface_layer import DEFAULT_MIXING_HEIGHT, VON_KARMAN, friction_velocity, obukhov_length, phi_heat
 
 class Diffusivity:
     """Horizontal (cell centres) and vertical (horizontal faces) eddy diffusivities per member.

@@ -24,6 +24,11 @@ from .profiles import VON_KARMAN
 
 GRAVITY = 9.80665  # m/s²
 
+#: Default mixing heights (m) per class when none is given.
+DEFAULT_MIXING_HEIGHT = {"A": 1500.0, "B": 1200.0, "C": 1000.0, "D": 800.0, "E": 400.0, "F": 200.0}
+#: The surface layer, where similarity profiles hold, is the lowest tenth of the mixed layer.
+SURFACE_LAYER_FRACTION = 0.1
+
 #: 1/L = a + b log10(z0) (1/m), Golder (1972).
 GOLDER_COEFFICIENTS = {
     "A": (-0.096, 0.029), "B": (-0.037, 0.029), "C": (-0.002, 0.018),

@@ -10,7 +10,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..grid import Grid
 from .profiles import log_law_speed, power_law_exponent, power_law_speed, wind_components
-from .surface_layer import obukhov_length, similarity_speed
+from .surface_layer import DEFAULT_MIXING_HEIGHT, SURFACE_LAYER_FRACTION, obukhov_length, similarity_speed
 
 PROFILE_KINDS = ("uniform", "log", "power", "similarity")
 
@@ -28,7 +28,9 @@ class WindProfile:
     kind:
         ``uniform`` (same speed at every height), ``log`` (neutral log law), ``power``, or
         ``similarity`` (Monin–Obukhov: the log law corrected for stability, with the Obukhov
-        length ``obukhov_length`` or, when None, Golder's from ``stability`` and z0).
+        length ``obukhov_length`` or, when None, Golder's from ``stability`` and z0), held
+        constant above the surface layer (a tenth of ``mixing_height``, by default the class's),
+        where the similarity form no longer applies.
     reference_height:
         Height of ``speed`` (m), 10 m by default.
     roughness_length:
@@ -49,6 +51,7 @@ class WindProfile:
     terrain: str = "urban"
     vertical_velocity: float = 0.0
     obukhov_length: float | None = None
+    mixing_height: float | None = None
 
     def obukhov(self) -> float:
         """The Obukhov length (m) of a ``similarity`` profile (``inf``: neutral)."""
@@ -67,7 +70,10 @@ class WindProfile:
         if self.kind == "log":
             return log_law_speed(z, self.speed, self.reference_height, self.roughness_length)
         if self.kind == "similarity":
-            return similarity_speed(z, self.speed, self.reference_height, self.roughness_length, self.obukhov())
+            mixing = self.mixing_height or DEFAULT_MIXING_HEIGHT[str(self.stability).upper()]
+            top = max(SURFACE_LAYER_FRACTION * mixing, self.reference_height)
+            return similarity_speed(np.minimum(z, top), self.speed, self.reference_height, self.roughness_length,
+                                    self.obukhov())
         if self.kind == "power":
             p = self.exponent if self.exponent is not None else power_law_exponent(self.stability, self.terrain)
             return power_law_speed(z, self.speed, self.reference_height, p)
