@@ -151,6 +151,7 @@ ERRORS = {
         "sources[0] (test_stack).height: stack 20 m + plume rise"),
     "zero Obukhov length": (("met.obukhov_length=0",), "met.obukhov_length: must be non-zero"),
     "air in Celsius": (("met.temperature=15",), "met.temperature: 15.0 K is not an air temperature; give kelvin"),
+    "bad wind model": (("met.wind_model=cfd",), "met.wind_model: unknown value 'cfd'; use one of profile, mass_consistent"),
     "half a stack": (("sources.0.stack.diameter=1.0",),
                      "sources[0] (test_stack).stack.exit_velocity: is required with the other stack exit conditions"),
 }

@@ -124,7 +124,14 @@ def build_meteorology(cfg: RunConfig, grid: Grid) -> tuple[Wind, Diffusivity]:
         if m.diffusivity.kind == "stability":
             parts.append(stability_diffusivity(grid, m.stability, speed, m.reference_height, m.roughness_length,
                                                m.diffusivity.mixing_height, obukhov=m.obukhov_length))
-    wind = Wind.from_profiles(grid, profiles, closed_boundaries=list(cfg.grid.closed_boundaries))
+    walls = list(cfg.grid.closed_boundaries)
+    if m.wind_model == "mass_consistent":
+        wind = Wind.mass_consistent(grid, profiles, closed_boundaries=walls, vertical_weight=m.vertical_weight)
+        for i, r in enumerate(wind.adjustment):
+            log.info("wind member %d: mass-consistent, divergence %.2e -> %.2e 1/s (%d CG iterations, %.2f s)",
+                     i, r.divergence_before, r.divergence_after, r.iterations, r.seconds)
+    else:
+        wind = Wind.from_profiles(grid, profiles, closed_boundaries=walls)
     if m.diffusivity.kind == "constant":
         diffusivity = Diffusivity.constant(grid, m.diffusivity.kh, m.diffusivity.kz)  # shared by all members
     elif len(parts) == 1:

@@ -88,7 +88,10 @@ class MetConfig:
     north). ``exponent`` of the power law (None: from ``stability`` A–F and ``terrain``
     urban|rural). ``similarity`` profiles and stability diffusivities use ``obukhov_length`` (m;
     None: Golder's from ``stability`` and ``roughness_length``). ``temperature`` (K) is the ambient
-    air's, for plume rise. ``members``: one ensemble member per entry (None: a single member).
+    air's, for plume rise. ``wind_model`` is ``profile`` (the profile everywhere, cut by solids) or
+    ``mass_consistent`` (adjusted around buildings to zero divergence, Sherman's method, with the
+    vertical weight ``(α₁/α₂)²`` = ``vertical_weight``). ``members``: one ensemble member per entry
+    (None: a single member).
     """
 
     profile: str = "log"
@@ -101,6 +104,8 @@ class MetConfig:
     terrain: str = "urban"
     temperature: float = 288.15
     obukhov_length: Optional[float] = None
+    wind_model: str = "profile"
+    vertical_weight: float = 1.0
     diffusivity: DiffusivityConfig = field(default_factory=DiffusivityConfig)
     members: Optional[List[MemberConfig]] = None
 

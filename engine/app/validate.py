@@ -32,6 +32,7 @@ RATE_UNITS = ("kg/s", "g/s", "kg/h", "t/yr")
 #: kg per unit of a puff's released mass.
 MASS_UNITS = {"kg": 1.0, "g": 1e-3}
 DIFFUSIVITY_KINDS = ("constant", "stability")
+WIND_MODELS = ("profile", "mass_consistent")
 SIDES = ("west", "east", "south", "north", "top")
 #: Fields each source kind needs, beyond the name and emissions.
 SOURCE_FIELDS = {
@@ -192,6 +193,8 @@ def check_time(cfg: RunConfig) -> None:
 def check_met(cfg: RunConfig) -> None:
     m = cfg.met
     _one_of("met.profile", m.profile, PROFILE_KINDS)
+    _one_of("met.wind_model", m.wind_model, WIND_MODELS)
+    _positive("met.vertical_weight", m.vertical_weight, "")
     _one_of("met.stability", m.stability, tuple(GOLDER_COEFFICIENTS))
     _one_of("met.terrain", m.terrain, tuple(POWER_LAW_EXPONENTS))
     _positive("met.reference_height", m.reference_height, "m")

@@ -140,6 +140,25 @@ class Wind:
             w[m, 1:-1] = profile.vertical_velocity
         return cls(grid, u, v, w, closed_boundaries)
 
+    @classmethod
+    def mass_consistent(cls, grid: Grid, profiles: Sequence[WindProfile], closed_boundaries: Sequence[str] = (),
+                        vertical_weight: float = 1.0, tolerance: float = 1e-9) -> "Wind":
+        """The profile winds adjusted to zero divergence around the grid's solids (Sherman's
+        method, :mod:`engine.meteorology.mass_consistent`); ``adjustment`` holds one report per
+        member (divergence before and after, iterations, seconds)."""
+        from .mass_consistent import mass_consistent_wind  # noqa: PLC0415 - SciPy sparse, loaded on use
+
+        first = cls.from_profiles(grid, profiles)  # unmasked initial fields come from its host copy
+        parts, reports = [], []
+        for m in range(first.members):
+            u, v, w, report = mass_consistent_wind(grid, *(a[m].astype(np.float64) for a in first.host),
+                                                   closed_boundaries, vertical_weight, tolerance)
+            parts.append((u, v, w))
+            reports.append(report)
+        wind = cls(grid, *(np.stack(arrays) for arrays in zip(*parts)), closed_boundaries=closed_boundaries)
+        wind.adjustment = reports
+        return wind
+
     def max_speeds(self) -> tuple[float, float, float]:
         """Largest |u|, |v|, |w| over all members (m/s), from the host copy."""
         return tuple(float(np.abs(a).max()) if a.size else 0.0 for a in self.host)
