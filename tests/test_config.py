@@ -177,3 +177,19 @@ def test_config_error_is_one_clear_message_before_any_step(case, tmp_path):
     assert "\n" not in message
     assert not out.exists() or list(out.iterdir()) == []  # no result file, not even a .part
 
+
+
+def test_buildings_and_terrain_files_are_read_from_the_config(tmp_path):
+    footprint = [[[380600.0, 180100.0], [380700.0, 180100.0], [380700.0, 180200.0], [380600.0, 180200.0]]]
+    buildings = tmp_path / "city.geojson"
+    buildings.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+                         '{"name": "depot", "height": 9}, "geometry": {"type": "Polygon", "coordinates": '
+                         + str(footprint).replace("'", '"') + "}}]}")
+    dem = tmp_path / "dem.asc"
+    dem.write_text("ncols 3\nnrows 3\nxllcorner 379500\nyllcorner 179500\ncellsize 1000\n" + "0 0 0\n" * 3)
+    plain = build(compose_run(*TINY))
+    built = build(compose_run(*TINY, f"grid.buildings_file={buildings}", f"grid.terrain_file={dem}"))
+    assert int(built.grid.solid.sum()) > int(plain.grid.solid.sum())
+    with pytest.raises(ConfigError, match="city.geojson: depot"):
+        build(compose_run(*TINY, f"grid.buildings_file={buildings}", "grid.buildings=[]", "sources=[]",
+                          "receptors=[]", "grid.origin_x=0"))

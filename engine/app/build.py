@@ -28,6 +28,7 @@ from ..output import FieldWriter, ReceptorWriter, RunOutput
 from ..sampling import PointSampler, point_weights
 from ..schedules import TIME_TOLERANCE, IterationInterval, TimeInterval
 from ..simulation import Simulation
+from ..spatial import add_buildings, add_terrain_file, read_buildings
 from ..sources import AreaSource, EmissionProfile, PointSource, PuffSource, Source, VolumeSource
 from ..species import Species
 from .schema import RunConfig
@@ -104,6 +105,15 @@ def build_grid(cfg: RunConfig) -> Grid:
         if int(grid.solid.sum()) == before:
             # A box between cell centres vanishes silently; say so, it is usually a unit slip.
             log.warning("grid.buildings[%d] (%s) covers no cell centre and has no effect at dx=%g m", i, b.name, g.dx)
+    heights = None
+    if g.terrain_file:
+        heights = add_terrain_file(grid, g.terrain_file)
+        log.info("terrain from %s: %.0f–%.0f m", g.terrain_file, heights.min(), heights.max())
+    if g.buildings_file:
+        footprints = read_buildings(g.buildings_file)
+        cells = add_buildings(grid, footprints, source=f"grid.buildings_file {Path(g.buildings_file).name}",
+                              ground=heights)
+        log.info("buildings from %s: %d footprints, %d solid cells", g.buildings_file, len(footprints), cells)
     return grid
 
 

@@ -44,6 +44,9 @@ class GridConfig:
     ``dz_bottom`` m thick and each layer above is ``stretch`` times thicker (1 = uniform).
     ``origin_x``/``origin_y`` are the projected coordinates (m, ``crs``) of the south-west corner.
     ``closed_boundaries`` lists sides (west, east, south, north, top) with no flow through them.
+    ``buildings`` are boxes; ``buildings_file`` adds footprints from a GeoJSON (polygons with a
+    ``height`` property, m) or a CSV of boxes; ``terrain_file`` is an ESRI ASCII grid of ground
+    height (m above the domain floor) for step terrain. Relative paths are from the working directory.
     """
 
     nx: int = MISSING
@@ -57,6 +60,8 @@ class GridConfig:
     origin_y: float = 0.0
     crs: str = "EPSG:5186"
     buildings: List[BuildingConfig] = field(default_factory=list)
+    buildings_file: Optional[str] = None
+    terrain_file: Optional[str] = None
     closed_boundaries: List[str] = field(default_factory=list)
 
 
