@@ -9,7 +9,8 @@ result file behind. Emission units are converted to kg/s here, at the edge.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from ..errors import BackendUnavailableError, ConfigError
 from ..grid import Grid, stretched_levels
 from ..meteorology import Diffusivity, Wind, WindProfile, stability_diffusivity
 from ..meteorology.plume_rise import Stack, briggs_rise
+from ..meteorology.records import read_met_record
+from ..meteorology.schedule import MeteorologySchedule, MeteorologySwitcher
 from ..model import DispersionModel
 from ..output import FieldWriter, ReceptorWriter, RunOutput
 from ..sampling import PointSampler, point_weights
@@ -75,6 +78,16 @@ class IntervalAndEnd:
         return min(self.interval.next_time(time), end)
 
 
+def data_path(name: str) -> Path:
+    """A data file named in the config: absolute, or relative to the working directory, or else to
+    the project (so the configs shipped in ``conf/`` work from any directory)."""
+    path = Path(name)
+    if path.is_absolute() or path.exists():
+        return path
+    project = Path(__file__).resolve().parents[2] / path
+    return project if project.exists() else path
+
+
 def _rekey(exc: ConfigError, engine_prefix: str, key: str) -> ConfigError:
     """The engine's error with its key (``sources.NAME...``) replaced by the config key path."""
     detail = str(exc)[len(exc.key) + 2:]
@@ -107,10 +120,10 @@ def build_grid(cfg: RunConfig) -> Grid:
             log.warning("grid.buildings[%d] (%s) covers no cell centre and has no effect at dx=%g m", i, b.name, g.dx)
     heights = None
     if g.terrain_file:
-        heights = add_terrain_file(grid, g.terrain_file)
+        heights = add_terrain_file(grid, data_path(g.terrain_file))
         log.info("terrain from %s: %.0f–%.0f m", g.terrain_file, heights.min(), heights.max())
     if g.buildings_file:
-        footprints = read_buildings(g.buildings_file)
+        footprints = read_buildings(data_path(g.buildings_file))
         cells = add_buildings(grid, footprints, source=f"grid.buildings_file {Path(g.buildings_file).name}",
                               ground=heights)
         log.info("buildings from %s: %d footprints, %d solid cells", g.buildings_file, len(footprints), cells)
@@ -125,21 +138,48 @@ def wind_profile(m, speed: float, direction: float) -> WindProfile:
                        mixing_height=m.diffusivity.mixing_height)
 
 
-def build_meteorology(cfg: RunConfig, grid: Grid) -> tuple[Wind, Diffusivity]:
-    """One wind profile (and diffusivity) per ensemble member."""
+@dataclass(frozen=True)
+class BaseWeather:
+    """The weather plume rise and the first hour use: speed (m/s at the reference height),
+    direction (degrees), class and air temperature (K) — the config's, or a record's first row."""
+
+    speed: float
+    direction: float
+    stability: str
+    temperature: float
+    mixing_height: float | None
+
+
+def base_weather(cfg: RunConfig, records=None) -> BaseWeather:
     m = cfg.met
+    if records:
+        r = records[0]
+        return BaseWeather(r.wind_speed, r.wind_direction, r.stability, r.temperature,
+                           r.mixing_height if r.mixing_height is not None else m.diffusivity.mixing_height)
+    return BaseWeather(m.speed, m.direction, m.stability, m.temperature, m.diffusivity.mixing_height)
+
+
+def build_meteorology(cfg: RunConfig, grid: Grid, weather: BaseWeather | None = None) -> tuple[Wind, Diffusivity]:
+    """One wind profile (and diffusivity) per ensemble member, in ``weather`` when given (one member)."""
+    m = cfg.met
+    if weather is not None:
+        m = replace(m, speed=weather.speed, direction=weather.direction, stability=weather.stability,
+                    temperature=weather.temperature,
+                    diffusivity=replace(m.diffusivity, mixing_height=weather.mixing_height))
     profiles, parts = [], []
-    for _, speed, direction in member_winds(cfg):
+    for _, speed, direction in (member_winds(cfg) if weather is None else [(0, m.speed, m.direction)]):
         profiles.append(wind_profile(m, speed, direction))
         if m.diffusivity.kind == "stability":
-            parts.append(stability_diffusivity(grid, m.stability, speed, m.reference_height, m.roughness_length,
-                                               m.diffusivity.mixing_height, obukhov=m.obukhov_length))
+            parts.append(stability_diffusivity(grid, m.stability, max(speed, MINIMUM_RECORD_WIND), m.reference_height,
+                                               m.roughness_length, m.diffusivity.mixing_height,
+                                               obukhov=m.obukhov_length))
     walls = list(cfg.grid.closed_boundaries)
     if m.wind_model == "mass_consistent":
         wind = Wind.mass_consistent(grid, profiles, closed_boundaries=walls, vertical_weight=m.vertical_weight)
         for i, r in enumerate(wind.adjustment):
-            log.info("wind member %d: mass-consistent, divergence %.2e -> %.2e 1/s (%d CG iterations, %.2f s)",
-                     i, r.divergence_before, r.divergence_after, r.iterations, r.seconds)
+            log.log(logging.DEBUG if weather is not None else logging.INFO,
+                    "wind member %d: mass-consistent, divergence %.2e -> %.2e 1/s (%d CG iterations, %.2f s)",
+                    i, r.divergence_before, r.divergence_after, r.iterations, r.seconds)
     else:
         wind = Wind.from_profiles(grid, profiles, closed_boundaries=walls)
     if m.diffusivity.kind == "constant":
@@ -156,7 +196,7 @@ def build_species(cfg: RunConfig) -> list[Species]:
                     deposition_velocity=s.deposition_velocity, background=s.background) for s in cfg.species]
 
 
-def build_sources(cfg: RunConfig, grid: Grid) -> list[Source]:
+def build_sources(cfg: RunConfig, grid: Grid, weather: BaseWeather | None = None) -> list[Source]:
     """Engine sources with rates in kg/s (puffs: kg), each checked against the grid."""
     sources: list[Source] = []
     for i, s in enumerate(cfg.sources):
@@ -170,7 +210,7 @@ def build_sources(cfg: RunConfig, grid: Grid) -> list[Source]:
         if s.kind in ("point", "puff"):
             height = s.height
             if stack_given(s, key):
-                height = effective_stack_height(cfg, s, key, grid)
+                height = effective_stack_height(cfg, s, key, grid, weather or base_weather(cfg))
             # Checked here, with the config key, rather than when the model compiles its sources.
             point_weights(grid, s.x, s.y, height, what=key)
             kind = PointSource if s.kind == "point" else PuffSource
@@ -202,9 +242,10 @@ def stack_given(s, key: str) -> bool:
     return not missing
 
 
-def effective_stack_height(cfg: RunConfig, s, key: str, grid: Grid) -> float:
-    """Stack height plus Briggs final plume rise (m) in the run's base meteorology."""
-    m = cfg.met
+def effective_stack_height(cfg: RunConfig, s, key: str, grid: Grid, weather: BaseWeather) -> float:
+    """Stack height plus Briggs final plume rise (m) in the run's base (first-hour) weather."""
+    m = replace(cfg.met, speed=weather.speed, direction=weather.direction, stability=weather.stability,
+                temperature=weather.temperature)
     try:
         stack = Stack(height=s.height, diameter=s.stack.diameter, exit_velocity=s.stack.exit_velocity,
                       exit_temperature=s.stack.exit_temperature)
@@ -232,16 +273,59 @@ def build_sampler(cfg: RunConfig, grid: Grid) -> PointSampler | None:
     return PointSampler(grid, [(r.x, r.y, r.z) for r in cfg.receptors], names=[r.name for r in cfg.receptors])
 
 
+#: Calm hours of a record still get turbulence: stability diffusivities are computed from at
+#: least this reference wind (m/s); the wind itself stays as recorded.
+MINIMUM_RECORD_WIND = 0.5
+
+
+def build_met_schedule(cfg: RunConfig, grid: Grid, records) -> MeteorologySchedule:
+    """One wind and diffusivity per record, solved when the run reaches it; identical hours share
+    one solve (keyed on the rounded speed, direction, class, mixing height and temperature)."""
+    weathers = [base_weather(cfg, [record]) for record in records]
+    keys = [(round(w.speed / 0.05), round(w.direction / 0.5) % 720, w.stability, w.mixing_height,
+             round(w.temperature, 1)) for w in weathers]
+    return MeteorologySchedule([r.time for r in records], keys,
+                               lambda index: build_meteorology(cfg, grid, weathers[index]))
+
+
+def read_records(cfg: RunConfig):
+    """The met record's rows (None without one), checked to cover the run."""
+    m = cfg.met
+    if not m.record:
+        return None
+    if m.members:
+        raise ConfigError("met.members", "an ensemble and a met record together are not supported yet; "
+                                         "drop met.members or met.record")
+    records = read_met_record(data_path(m.record), m.latitude, m.longitude)
+    spacing = records[-1].time - records[-2].time if len(records) > 1 else 3600.0
+    covered = records[-1].time + spacing
+    if cfg.time.stop > covered * (1 + 1e-12):
+        raise ConfigError("time.stop", f"{cfg.time.stop:g} s runs past the met record {Path(m.record).name}, which "
+                                       f"covers {covered:g} s from {records[0].timestamp.isoformat()}")
+    return records
+
+
 def build_model(cfg: RunConfig) -> tuple[DispersionModel, PointSampler | None]:
     """Grid, meteorology, species, sources and receptors: the model, not yet run."""
+    model, sampler, _ = build_model_and_met(cfg)
+    return model, sampler
+
+
+def build_model_and_met(cfg: RunConfig):
+    """:func:`build_model` plus the met schedule of a recorded period (None without one)."""
     grid = build_grid(cfg)
-    wind, diffusivity = build_meteorology(cfg, grid)
+    records = read_records(cfg)
+    schedule = build_met_schedule(cfg, grid, records) if records else None
+    if schedule is not None:
+        wind, diffusivity = schedule.entry(schedule.index_at(0.0))
+    else:
+        wind, diffusivity = build_meteorology(cfg, grid)
     species = build_species(cfg)
-    sources = build_sources(cfg, grid)
+    sources = build_sources(cfg, grid, base_weather(cfg, records))
     sampler = build_sampler(cfg, grid)
     model = DispersionModel(grid, wind, diffusivity, species, sources, limiter=cfg.limiter,
                             vertical_diffusion=cfg.vertical_diffusion)
-    return model, sampler
+    return model, sampler, schedule
 
 
 # --- the whole run ----------------------------------------------------------------------------------
@@ -265,9 +349,11 @@ def build(cfg: Any, output_dir: str | Path | None = None, attributes: dict | Non
     """
     config = to_run_config(cfg)
     check_config(config)
-    model, sampler = build_model(config)
+    model, sampler, met_schedule = build_model_and_met(config)
     o, t = config.output, config.time
     callbacks: dict[str, Any] = {}
+    if met_schedule is not None:
+        callbacks["meteorology"] = MeteorologySwitcher(met_schedule, f"met record {Path(config.met.record).name}")
     writers: dict[str, Any] = {}
     output_path = checkpoint_path = map_path = None
     map_species = o.map_species or (o.field_species[0] if o.field_species else config.species[0].name)

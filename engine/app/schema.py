@@ -95,8 +95,11 @@ class MetConfig:
     None: Golder's from ``stability`` and ``roughness_length``). ``temperature`` (K) is the ambient
     air's, for plume rise. ``wind_model`` is ``profile`` (the profile everywhere, cut by solids) or
     ``mass_consistent`` (adjusted around buildings to zero divergence, Sherman's method, with the
-    vertical weight ``(α₁/α₂)²`` = ``vertical_weight``). ``members``: one ensemble member per entry
-    (None: a single member).
+    vertical weight ``(α₁/α₂)²`` = ``vertical_weight``). ``record`` names a weather-station CSV
+    (:mod:`engine.meteorology.records`) whose hours replace ``speed``, ``direction``,
+    ``stability``, ``temperature`` and the mixing height; ``latitude``/``longitude`` (degrees, the
+    Sinpyeong-Jangnim complex by default) place the sun for Turner's method. ``members``: one
+    ensemble member per entry (None: a single member).
     """
 
     profile: str = "log"
@@ -111,6 +114,9 @@ class MetConfig:
     obukhov_length: Optional[float] = None
     wind_model: str = "profile"
     vertical_weight: float = 1.0
+    record: Optional[str] = None
+    latitude: float = 35.09
+    longitude: float = 128.96
     diffusivity: DiffusivityConfig = field(default_factory=DiffusivityConfig)
     members: Optional[List[MemberConfig]] = None
 
