@@ -102,10 +102,13 @@ class DispersionModel:
         self.state = xp.ascontiguousarray(xp.broadcast_to(new, self.state.shape)).copy()
         self.state *= xp.asarray(~self.grid.solid)
 
-    def set_meteorology(self, wind: Wind, diffusivity: Diffusivity) -> None:
+    def set_meteorology(self, wind: Wind, diffusivity: Diffusivity, rain_rate: float | None = None) -> None:
+        """Switch wind and diffusivity (and the rain rate, mm/h, when given)."""
         if wind.members != self.members:
             raise ConfigError("met", f"new wind has {wind.members} members, the model {self.members}")
         self.transport.set_meteorology(wind, diffusivity)
+        if rain_rate is not None:
+            self.transport.set_rain(rain_rate)
 
     # --- time stepping -------------------------------------------------------------------------
     def stable_dt(self, cfl: float = 0.8) -> float:

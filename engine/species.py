@@ -23,6 +23,9 @@ class Species:
         Dry deposition velocity at the ground (m/s); 0 for none.
     background:
         Concentration of air entering the domain (kg/m³).
+    scavenging_coefficient, scavenging_exponent:
+        Wet scavenging ``Λ = a R^b`` (1/s) under a rain rate ``R`` (mm/h); ``a`` is the rate at
+        1 mm/h (0: none). ADMS's defaults for gases and particles are a = 1e-4 1/s, b = 0.64.
     """
 
     name: str
@@ -30,11 +33,20 @@ class Species:
     decay_rate: float = 0.0
     deposition_velocity: float = 0.0
     background: float = 0.0
+    scavenging_coefficient: float = 0.0
+    scavenging_exponent: float = 0.64
+
+    def scavenging_rate(self, rain_rate: float) -> float:
+        """Λ (1/s) under ``rain_rate`` mm/h."""
+        if rain_rate <= 0 or self.scavenging_coefficient == 0:
+            return 0.0
+        return self.scavenging_coefficient * rain_rate**self.scavenging_exponent
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ConfigError("species.name", "must not be empty")
-        for field_name in ("decay_rate", "deposition_velocity", "background"):
+        for field_name in ("decay_rate", "deposition_velocity", "background", "scavenging_coefficient",
+                           "scavenging_exponent"):
             value = getattr(self, field_name)
             if value < 0:
                 raise ConfigError(f"species.{self.name}.{field_name}", f"must be >= 0, got {value}")

@@ -193,7 +193,9 @@ def build_meteorology(cfg: RunConfig, grid: Grid, weather: BaseWeather | None = 
 
 def build_species(cfg: RunConfig) -> list[Species]:
     return [Species(s.name, molar_mass=s.molar_mass, decay_rate=s.decay_rate,
-                    deposition_velocity=s.deposition_velocity, background=s.background) for s in cfg.species]
+                    deposition_velocity=s.deposition_velocity, background=s.background,
+                    scavenging_coefficient=s.scavenging_coefficient, scavenging_exponent=s.scavenging_exponent)
+            for s in cfg.species]
 
 
 def build_sources(cfg: RunConfig, grid: Grid, weather: BaseWeather | None = None) -> list[Source]:
@@ -285,7 +287,8 @@ def build_met_schedule(cfg: RunConfig, grid: Grid, records) -> MeteorologySchedu
     keys = [(round(w.speed / 0.05), round(w.direction / 0.5) % 720, w.stability, w.mixing_height,
              round(w.temperature, 1)) for w in weathers]
     return MeteorologySchedule([r.time for r in records], keys,
-                               lambda index: build_meteorology(cfg, grid, weathers[index]))
+                               lambda index: build_meteorology(cfg, grid, weathers[index]),
+                               rain=[r.rain_rate if r.rain_rate is not None else cfg.met.rain_rate for r in records])
 
 
 def read_records(cfg: RunConfig):
@@ -325,6 +328,7 @@ def build_model_and_met(cfg: RunConfig):
     sampler = build_sampler(cfg, grid)
     model = DispersionModel(grid, wind, diffusivity, species, sources, limiter=cfg.limiter,
                             vertical_diffusion=cfg.vertical_diffusion)
+    model.transport.set_rain(schedule.rain[0] if schedule is not None else cfg.met.rain_rate)
     return model, sampler, schedule
 
 

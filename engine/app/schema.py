@@ -95,9 +95,9 @@ class MetConfig:
     None: Golder's from ``stability`` and ``roughness_length``). ``temperature`` (K) is the ambient
     air's, for plume rise. ``wind_model`` is ``profile`` (the profile everywhere, cut by solids) or
     ``mass_consistent`` (adjusted around buildings to zero divergence, Sherman's method, with the
-    vertical weight ``(α₁/α₂)²`` = ``vertical_weight``). ``record`` names a weather-station CSV
+    vertical weight ``(α₁/α₂)²`` = ``vertical_weight``). ``rain_rate`` (mm/h) drives wet scavenging. ``record`` names a weather-station CSV
     (:mod:`engine.meteorology.records`) whose hours replace ``speed``, ``direction``,
-    ``stability``, ``temperature`` and the mixing height; ``latitude``/``longitude`` (degrees, the
+    ``stability``, ``temperature``, the mixing height and the rain rate; ``latitude``/``longitude`` (degrees, the
     Sinpyeong-Jangnim complex by default) place the sun for Turner's method. ``members``: one
     ensemble member per entry (None: a single member).
     """
@@ -115,6 +115,7 @@ class MetConfig:
     wind_model: str = "profile"
     vertical_weight: float = 1.0
     record: Optional[str] = None
+    rain_rate: float = 0.0
     latitude: float = 35.09
     longitude: float = 128.96
     diffusivity: DiffusivityConfig = field(default_factory=DiffusivityConfig)
@@ -124,13 +125,16 @@ class MetConfig:
 @dataclass
 class SpeciesConfig:
     """A transported species: molar mass (kg/mol; None for particles), first-order decay rate
-    (1/s), dry deposition velocity (m/s) and background concentration (kg/m³)."""
+    (1/s), dry deposition velocity (m/s), background concentration (kg/m³) and wet scavenging
+    ``Λ = scavenging_coefficient · R^scavenging_exponent`` (1/s, R the rain rate in mm/h)."""
 
     name: str = MISSING
     molar_mass: Optional[float] = None
     decay_rate: float = 0.0
     deposition_velocity: float = 0.0
     background: float = 0.0
+    scavenging_coefficient: float = 0.0
+    scavenging_exponent: float = 0.64
 
 
 @dataclass

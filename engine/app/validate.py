@@ -202,6 +202,8 @@ def check_met(cfg: RunConfig) -> None:
     if m.obukhov_length is not None and (m.obukhov_length == 0 or math.isnan(m.obukhov_length)):
         raise ConfigError("met.obukhov_length", f"must be non-zero (m: < 0 unstable, > 0 stable, inf neutral) or "
                                                 f"null for the stability class's, got {m.obukhov_length!r}")
+    if not m.rain_rate >= 0:
+        raise ConfigError("met.rain_rate", f"must be >= 0 mm/h, got {m.rain_rate!r}")
     if not -90 <= m.latitude <= 90 or not -180 <= m.longitude <= 180:
         raise ConfigError("met.latitude", f"({m.latitude}, {m.longitude}) is not a latitude/longitude in degrees")
     if not 200 < m.temperature < 350:

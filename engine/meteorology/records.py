@@ -8,7 +8,7 @@ The CSV has a header and one row per record, in time order:
 ``wind_speed`` (m/s), ``wind_direction`` (degrees from north, where the wind blows from)
 ``temperature_c`` (°C) or ``temperature_k`` (K)
 optional: ``pressure_hpa``, ``stability`` (A–F), ``cloud_cover`` (oktas, 0–8, for Turner's method
-when ``stability`` is absent), ``mixing_height`` (m).
+when ``stability`` is absent), ``mixing_height`` (m), ``rain_mm_h`` (rain rate, wet scavenging).
 
 References
 ----------
@@ -49,7 +49,7 @@ _TURNER_ROWS = (
 class MetRecord:
     """One hour of weather: ``time`` (s after the first record), wind speed (m/s) and direction
     (degrees, from), temperature (K), pressure (Pa or None), stability class, cloud cover (oktas
-    or None), mixing height (m or None), and the record's own timestamp."""
+    or None), mixing height (m or None), the record's own timestamp and the rain rate (mm/h or None)."""
 
     time: float
     wind_speed: float
@@ -60,6 +60,7 @@ class MetRecord:
     cloud_cover: float | None
     mixing_height: float | None
     timestamp: datetime
+    rain_rate: float | None = None
 
 
 def solar_elevation(when: datetime, latitude: float, longitude: float) -> float:
@@ -175,7 +176,10 @@ def read_met_record(path: str | Path, latitude: float, longitude: float) -> list
                 if cloud is None:
                     raise ConfigError(where, "has neither a stability class nor a cloud cover")
                 stability = turner_class(speed, solar_elevation(stamp, latitude, longitude), cloud)
-            records.append(MetRecord(seconds, speed, direction, temperature, pressure, stability, cloud, mixing, stamp))
+            rain = (_number(row, "rain_mm_h", where, 0, 500, "mm/h")
+                    if (row.get("rain_mm_h") or "").strip() else None)
+            records.append(MetRecord(seconds, speed, direction, temperature, pressure, stability, cloud, mixing, stamp,
+                                     rain))
     if not records:
         raise ConfigError("met.record", f"{path.name} has no records")
     return records

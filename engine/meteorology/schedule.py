@@ -19,16 +19,18 @@ class MeteorologySchedule:
     """Entry ``i`` holds from ``times[i]`` (s of model time) to the next time.
 
     ``solve(i)`` builds entry ``i``'s ``(Wind, Diffusivity)``; entries with equal ``keys[i]``
-    share one solve (a cache), and nothing is solved before it is needed.
+    share one solve (a cache), and nothing is solved before it is needed. ``rain`` gives each
+    entry's rain rate (mm/h) when the record has one.
     """
 
     def __init__(self, times: Sequence[float], keys: Sequence[Hashable],
-                 solve: Callable[[int], tuple[Wind, Diffusivity]]):
+                 solve: Callable[[int], tuple[Wind, Diffusivity]], rain: Sequence[float] | None = None):
         if len(times) != len(keys) or not times:
             raise ValueError("one key per time, at least one")
         if any(b <= a for a, b in zip(times, times[1:])):
             raise ValueError("times must increase")
         self.times = [float(t) for t in times]
+        self.rain = [float(r) for r in rain] if rain is not None else None
         self.keys = list(keys)
         self._solve = solve
         self._cache: dict[Hashable, tuple[Wind, Diffusivity]] = {}
@@ -67,7 +69,7 @@ class MeteorologySwitcher:
         if index == self.current:
             return
         wind, diffusivity = self.met.entry(index)
-        sim.model.set_meteorology(wind, diffusivity)
+        sim.model.set_meteorology(wind, diffusivity, None if self.met.rain is None else self.met.rain[index])
         sim.refresh_stability()
         self.current = index
         log.debug("t = %.0f s: meteorology record %d", sim.model.time, index)

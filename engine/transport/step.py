@@ -22,7 +22,8 @@ class Transport:
     Operators are applied in sequence (sources are injected by the model before this step):
     advection sweeps x→y→z on even steps and z→y→x on odd ones (second order over pairs of
     steps), explicit horizontal diffusion, implicit vertical diffusion with deposition, then exact
-    first-order decay ``c ← c exp(−λ dt)``.
+    first-order decay ``c ← c exp(−λ dt)`` and wet scavenging ``c ← c exp(−Λ dt)`` under rain
+    (counted as deposited: what rain washes out reaches the ground).
 
     Vertical diffusion is backward Euler (``vertical_diffusion="implicit"``), forward Euler
     (``"explicit"``, an error where unstable), or by default (``"auto"``) forward Euler whenever
@@ -69,7 +70,16 @@ class Transport:
         # Flat (z, y, x) indices of the cells deposition takes from: the ground and every roof.
         self._ground_cells = xp.asarray(np.flatnonzero(self._ground))
         self._deposition_velocity = xp.asarray(np.array([s.deposition_velocity for s in species]))
+        self._scavenging_rates = np.zeros(len(species))
+        self.rain_rate = 0.0
         self.set_meteorology(wind, diffusivity)
+
+    def set_rain(self, rain_rate: float) -> None:
+        """Rain rate (mm/h) for wet scavenging from now on."""
+        if not rain_rate >= 0:
+            raise ConfigError("met.rain_rate", f"must be >= 0 mm/h, got {rain_rate}")
+        self.rain_rate = float(rain_rate)
+        self._scavenging_rates = np.array([s.scavenging_rate(self.rain_rate) for s in self.species])
 
     def set_meteorology(self, wind: Wind, diffusivity: Diffusivity) -> None:
         """Switch to a new wind and diffusivity (a new met hour); rebuilds cached coefficients."""
@@ -234,6 +244,10 @@ class Transport:
         if not vertical_done:
             field = self._vertical.explicit(field, dt) if self.explicit_vertical(dt) else self._vertical.solve(field, dt)
         deposited = self._deposited(field, dt)
+        if np.any(self._scavenging_rates > 0):
+            kept = np.exp(-self._scavenging_rates * dt)
+            deposited = deposited + self.total_mass(field) * xp.asarray(1 - kept)[None, :]
+            field *= xp.asarray(kept.astype(grid.float_type)).reshape(1, -1, 1, 1, 1)
         decayed = xp.zeros_like(outflow)
         if np.any(self._decay_rates > 0):
             factors = np.exp(-self._decay_rates * dt)
