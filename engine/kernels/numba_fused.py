@@ -84,8 +84,8 @@ def _face_plane_loop(below2, below, above, above2, velocity, row_stride, rate_le
 
 @numba.njit
 def _face_plane(below2, below, above, above2, velocity, rate_left, rate_right, out, code, consts):
-    """Fluxes through a plane of faces from the four planes of cells around it (z faces), with the
-    face velocity ``(ny|1, nx)``.
+    """Fluxes through a plane of faces from the four planes of cells around it (z faces, or the
+    shifted rows of a y-padded plane), with the face velocity ``(rows|1, nx)``.
 
     One loop per limiter with the code written as a constant, so each compiles branch-free and
     vectorises (a runtime limiter test inside the loop made it ~13 times slower). Arrays are
@@ -110,30 +110,13 @@ def _face_plane(below2, below, above, above2, velocity, rate_left, rate_right, o
                          one, two, tiny)
 
 
-@numba.njit(inline="always")
-def _y_faces_loop(padded, velocity, row_stride, rate, out, code, zero, half, one, two, tiny):
-    for f in range(out.shape[0]):
-        row = f * row_stride
-        for i in range(out.shape[1]):
-            out[f, i] = _flux(velocity[row, i], padded[f, i], padded[f + 1, i], padded[f + 2, i], padded[f + 3, i],
-                              rate, rate, code, zero, half, one, two, tiny)
-
-
 @numba.njit
 def _y_faces(padded, velocity, rate, out, code, consts):
-    """Fluxes through the ``ny + 1`` y-face rows of a plane padded with two ghost rows each side."""
-    zero, half, one, two, tiny = consts
-    stride = 1 if velocity.shape[0] > 1 else 0
-    if code == 0:
-        _y_faces_loop(padded, velocity, stride, rate, out, 0, zero, half, one, two, tiny)
-    elif code == 1:
-        _y_faces_loop(padded, velocity, stride, rate, out, 1, zero, half, one, two, tiny)
-    elif code == 2:
-        _y_faces_loop(padded, velocity, stride, rate, out, 2, zero, half, one, two, tiny)
-    elif code == 3:
-        _y_faces_loop(padded, velocity, stride, rate, out, 3, zero, half, one, two, tiny)
-    else:
-        _y_faces_loop(padded, velocity, stride, rate, out, 4, zero, half, one, two, tiny)
+    """Fluxes through the ``ny + 1`` y-face rows of a plane padded with two ghost rows each side:
+    face ``f`` sees rows ``f .. f+3`` of ``padded``."""
+    rows = out.shape[0]
+    _face_plane(padded[0:rows], padded[1:rows + 1], padded[2:rows + 2], padded[3:rows + 3], velocity, rate, rate,
+                out, code, consts)
 
 
 @numba.njit(inline="always")
@@ -238,12 +221,6 @@ def _sweep_y(padded, dst, v, rate, width, dt, bg, ref, div, use_correction, face
 
 
 @numba.njit
-def _z_face_fluxes(below2, below, above, above2, w, rate_left, rate_right, out, code, consts):
-    """Vertical fluxes through one horizontal face plane from the four planes around it."""
-    _face_plane(below2, below, above, above2, w, rate_left, rate_right, out, code, consts)
-
-
-@numba.njit
 def _update_plane(src, flux_low, flux_high, width, dt, ref, div, use_correction, dst):
     """``dst = src - dt * ((flux_high - flux_low) / width - ref * div)`` over a plane."""
     for j in range(dst.shape[0]):
@@ -298,8 +275,8 @@ def _z_fluxes(planes_or_ghost, k_face, nz, w, rates_z, out, code, consts):
     """Fluxes through horizontal face ``k_face`` from the planes ``k_face-2 .. k_face+1``."""
     rate_left = rates_z[max(k_face - 1, 0)]
     rate_right = rates_z[min(k_face, nz - 1)]
-    _z_face_fluxes(planes_or_ghost[0], planes_or_ghost[1], planes_or_ghost[2], planes_or_ghost[3], w,
-                   rate_left, rate_right, out, code, consts)
+    _face_plane(planes_or_ghost[0], planes_or_ghost[1], planes_or_ghost[2], planes_or_ghost[3], w,
+                rate_left, rate_right, out, code, consts)
 
 
 @numba.njit
