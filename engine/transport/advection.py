@@ -134,25 +134,28 @@ def face_fluxes(field, velocity, axis: int, dt: float, spacing, background, limi
     flux = None
     if direction >= 0:
         u_pos = xp.maximum(velocity, 0) if direction == 0 else velocity
-        factor = u_pos * (dt / width_left)  # the Courant number
-        xp.subtract(1, factor, out=factor)
-        factor *= 0.5
-        term = limited_slope(left - far_left, right - left, limiter, overwrite=True)
-        term *= factor
-        term += left
-        term *= u_pos
-        flux = term
+        flux = _upwind_flux(xp, u_pos, dt / width_left, left, far_left, right, limiter, xp.subtract)
     if direction <= 0:
         u_neg = xp.minimum(velocity, 0) if direction == 0 else velocity
-        factor = u_neg * (dt / width_right)
-        xp.add(1, factor, out=factor)
-        factor *= 0.5
-        term = limited_slope(right - far_right, left - right, limiter, overwrite=True)
-        term *= factor
-        term += right
-        term *= u_neg
+        term = _upwind_flux(xp, u_neg, dt / width_right, right, far_right, left, limiter, xp.add)
         flux = term if flux is None else xp.add(flux, term, out=flux)
     return flux
+
+
+def _upwind_flux(xp, velocity, rate, upwind, far_upwind, downwind, limiter: str, one_minus_courant):
+    """``u (c_up + ½ (1 − |ν|) φ Δc)`` for one sign of ``u``, in place on its own temporaries.
+
+    ``rate`` is ``dt / width`` of the upwind cell; ``one_minus_courant`` is ``subtract`` for
+    ``u >= 0`` and ``add`` for ``u <= 0`` (``1 + ν`` with ``ν <= 0``), the reference's arithmetic.
+    """
+    factor = velocity * rate  # the Courant number
+    one_minus_courant(1, factor, out=factor)
+    factor *= 0.5
+    term = limited_slope(upwind - far_upwind, downwind - upwind, limiter, overwrite=True)
+    term *= factor
+    term += upwind
+    term *= velocity
+    return term
 
 
 def velocity_divergence(velocity, axis: int, spacing):
