@@ -140,6 +140,12 @@ def array_module(array: Any) -> Any:
     return np
 
 
+def host_array(array: Any) -> np.ndarray:
+    """A host (NumPy) copy of an array from either module; NumPy arrays are returned as they are."""
+    xp = array_module(array)
+    return np.asarray(array) if xp is np else xp.asnumpy(array)
+
+
 def scatter_add(target, indices, values) -> None:
     """``target[indices] += values`` accumulating repeated indices, on either array module."""
     xp = array_module(target)

@@ -20,11 +20,10 @@ import math
 from dataclasses import dataclass
 
 from ..errors import ConfigError
+from .surface_layer import GRAVITY, STABILITY_CLASSES
 
-GRAVITY = 9.80665  # m/s²
 #: Potential temperature gradient (K/m) of stable air per class (ISC3).
 STABLE_LAPSE = {"E": 0.020, "F": 0.035}
-STABILITY_CLASSES = ("A", "B", "C", "D", "E", "F")
 
 
 @dataclass(frozen=True)

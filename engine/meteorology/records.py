@@ -26,8 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import ConfigError
+from .surface_layer import STABILITY_CLASSES
 
-STABILITY_CLASSES = ("A", "B", "C", "D", "E", "F")
 KNOT = 0.514444  # m/s
 
 #: Turner's table: class number (1 = A … 7 = G, taken as F) by wind speed in knots (rows, upper

@@ -23,6 +23,7 @@ from ..errors import ConfigError
 from .profiles import VON_KARMAN
 
 GRAVITY = 9.80665  # m/s²
+STABILITY_CLASSES = ("A", "B", "C", "D", "E", "F")  # Pasquill–Gifford, very unstable to stable
 
 #: Default mixing heights (m) per class when none is given.
 DEFAULT_MIXING_HEIGHT = {"A": 1500.0, "B": 1200.0, "C": 1000.0, "D": 800.0, "E": 400.0, "F": 200.0}

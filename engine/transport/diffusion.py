@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import array_module
+from ..backend import array_module, host_array
 
 
 def _face_values(diffusivity, axis: int):
@@ -109,13 +109,9 @@ class VerticalDiffusionSolver:
     EXPLICIT_WEIGHT = 0.5
 
     def _explicit_limit(self) -> float:
-        """Largest ``dt`` (s) for which :meth:`explicit` is used (0 when never)."""
-        to_host = getattr(self._conductance, "get", None)
-        g = np.asarray(to_host() if to_host else self._conductance, dtype=np.float64)
-        dz = np.asarray(self._dz.get() if hasattr(self._dz, "get") else self._dz, dtype=np.float64)
-        nz = dz.shape[2]
-        if nz == 1 and self._deposition is None:
-            return float("inf")
+        """Largest ``dt`` (s) for which :meth:`explicit` is used (``inf`` without vertical fluxes)."""
+        g = host_array(self._conductance).astype(np.float64)
+        dz = host_array(self._dz).astype(np.float64)
         shape = g.shape[:2] + (1,) + g.shape[3:]
         up = np.concatenate([g, np.zeros(shape)], axis=2)
         down = np.concatenate([np.zeros(shape), g], axis=2)
@@ -125,13 +121,11 @@ class VerticalDiffusionSolver:
     def explicit_coefficients(self):
         """``(Kz/dz_c, vd/dz or None)`` for a fused explicit kernel: ``(member, nz-1, ny|1, nx|1)``
         (m/s) and ``(species, nz, ny|1, nx|1)`` (1/s), the last two axes 1 where there are no solids."""
-        g, dep = self._conductance, self._deposition
-        host = (lambda a: a.get()) if hasattr(g, "get") else np.asarray
         deposition = None
-        if dep is not None:
-            deposition = host(dep)
+        if self._deposition is not None:
+            deposition = host_array(self._deposition)
             deposition = np.broadcast_to(deposition, (1,) + deposition.shape[1:])[0]
-        return host(g)[:, 0], deposition
+        return host_array(self._conductance)[:, 0], deposition
 
     def explicit(self, field, dt: float):
         """Forward-Euler vertical diffusion, then deposition implicit in time,
@@ -139,12 +133,7 @@ class VerticalDiffusionSolver:
         :meth:`solve` with the old field in place of the implicit solution; the deposited mass is
         ``dt vd c_new`` per unit area, as the budget counts it, and the step stays positive at any
         deposition velocity."""
-        dz = self._dz
-        new = field.copy()
-        if field.shape[2] > 1:
-            flux = (dt * self._conductance) * (field[:, :, 1:] - field[:, :, :-1])
-            new[:, :, :-1] += flux / dz[:, :, :-1]
-            new[:, :, 1:] -= flux / dz[:, :, 1:]
+        new = self._add_diffusive_fluxes(field.copy(), field, dt)
         if self._deposition is not None:
             new /= 1 + dt * self._deposition
         return new
@@ -193,13 +182,17 @@ class VerticalDiffusionSolver:
         solution = self._thomas(field, dt)
         return self._flux_form_update(old, solution, dt)
 
-    def _flux_form_update(self, old, solution, dt: float):
+    def _add_diffusive_fluxes(self, new, solution, dt: float):
+        """``new`` plus the divergence of the face fluxes ``dt g Δsolution`` (in place)."""
         dz = self._dz
-        new = old
         if solution.shape[2] > 1:
             flux = (dt * self._conductance) * (solution[:, :, 1:] - solution[:, :, :-1])
             new[:, :, :-1] += flux / dz[:, :, :-1]
             new[:, :, 1:] -= flux / dz[:, :, 1:]
+        return new
+
+    def _flux_form_update(self, old, solution, dt: float):
+        new = self._add_diffusive_fluxes(old, solution, dt)
         if self._deposition is not None:
             new -= (dt * self._deposition) * solution
         return new
