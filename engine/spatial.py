@@ -134,7 +134,9 @@ def read_csv_buildings(path: str | Path) -> list[Footprint]:
                 box = np.array([[values["x_min"], values["y_min"]], [values["x_max"], values["y_min"]],
                                 [values["x_max"], values["y_max"]], [values["x_min"], values["y_max"]]])
                 ring = _ring(box, where)
-                footprints.append(Footprint(row["name"] or where, (ring,), (), _height({"height": values["height"]}, where)))
+                if not (math.isfinite(values["height"]) and values["height"] > 0):
+                    raise ConfigError(f"{where}, column height", f"must be > 0 m, got {row['height']!r}")
+                footprints.append(Footprint(row["name"] or where, (ring,), (), values["height"]))
     except OSError as exc:
         raise ConfigError("grid.buildings_file", f"cannot read {path}: {exc.strerror}") from None
     return footprints

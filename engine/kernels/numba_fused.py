@@ -514,7 +514,7 @@ def fused_sweeps(field, out, u, v, w, div_x, div_y, div_z, use_correction, sweep
             outflow[task] = _odd_block(*args)
 
 
-def _layered(array: np.ndarray, axis: int) -> np.ndarray:
+def _layered(array: np.ndarray) -> np.ndarray:
     """``array`` ``(member, n, rows, cols)`` with one row per ``(member, n)`` when every row of a
     level is the same constant (a horizontally uniform wind), else itself."""
     if np.all(array == array[:, :, :1, :1]):
@@ -546,7 +546,7 @@ class FusedSweeps:
                  background: np.ndarray, limiter: str, open_x=None, open_y=None):
         dtype = u.dtype
         members, nz, ny, _ = u.shape
-        self.u, self.v, self.w = _layered(u, 2), _layered(v, 2), _layered(w, 2)
+        self.u, self.v, self.w = _layered(u), _layered(v), _layered(w)
         self.sweep_z = bool(sweep_z)
         self.dx, self.dy = float(dx), float(dy)
         self.dz = np.ascontiguousarray(dz, dtype=dtype)
