@@ -1,7 +1,9 @@
 """The ``plumetwin`` command: ``plumetwin <task> [Hydra overrides...]``.
 
 Each task is one :class:`Task` entry in :data:`TASKS`: its primary config in ``conf/``, the plain
-function that does the work and the function that prints its summary. Hydra composes the
+function that does the work and the function that prints its summary. Tasks defined above the
+engine (in ``scenarios/`` or ``validation/``) are named by ``"module:function"`` paths and imported
+only when run, so the engine never depends on the packages built on it. Hydra composes the
 configuration (``conf/<task>.yaml`` and its groups), sets up logging and the run directory, and
 handles ``--multirun``, ``--cfg job`` and ``--help``; everything else is plain Python.
 
@@ -11,6 +13,7 @@ print ``plumetwin: error: <message>`` on stderr and exit with status 2, without 
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from dataclasses import dataclass
@@ -42,14 +45,23 @@ class Task:
     """A subcommand.
 
     ``config``: name of its primary config in conf/; ``work``: ``(cfg, output_dir, attributes)
-    -> summary dict``; ``report``: prints the summary on stdout.
+    -> summary dict``; ``report``: prints the summary on stdout. Either may be given as a
+    ``"package.module:function"`` path, imported when the task runs.
     """
 
     name: str
     config: str
     help: str
-    work: Callable[..., dict[str, Any]]
-    report: Callable[[dict[str, Any]], None]
+    work: Callable[..., dict[str, Any]] | str
+    report: Callable[[dict[str, Any]], None] | str
+
+    def resolve(self, which: str) -> Callable:
+        """The ``work`` or ``report`` callable, importing it first when it is given by path."""
+        target = getattr(self, which)
+        if callable(target):
+            return target
+        module_name, _, function_name = target.partition(":")
+        return getattr(importlib.import_module(module_name), function_name)
 
 
 def report_run(summary: dict[str, Any]) -> None:
@@ -126,6 +138,7 @@ def describe_hydra_error(exc: BaseException) -> str:
 def launch(task: Task, args: Sequence[str]) -> int:
     """Run ``task`` through Hydra with command-line ``args``; returns the exit status."""
     failures: list[str] = []
+    work, report = task.resolve("work"), task.resolve("report")
 
     def task_function(cfg: DictConfig) -> None:
         runtime = HydraConfig.get()
@@ -137,14 +150,14 @@ def launch(task: Task, args: Sequence[str]) -> int:
             output_dir = Path(cfg.resume).parent
         attributes = {"hydra_overrides": " ".join(runtime.overrides.task)}
         try:
-            summary = task.work(cfg, output_dir, attributes)
+            summary = work(cfg, output_dir, attributes)
         except PlumetwinError as exc:
             # Reported here rather than raised: Hydra would print its own traceback, and in a
             # multirun the other jobs should still run.
             failures.append(str(exc))
             fail(str(exc))
             return
-        task.report(summary)
+        report(summary)
 
     main = hydra.main(config_path=str(conf_dir()), config_name=task.config, version_base="1.3")(task_function)
     saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
