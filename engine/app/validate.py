@@ -44,6 +44,25 @@ SOURCE_FIELDS = {
 
 
 # --- from whatever the caller has to a typed RunConfig -------------------------------------------
+def plain_config(cfg: Any) -> dict:
+    """A plain, resolved ``dict`` from a DictConfig or any mapping.
+
+    Tasks defined above the engine (``scenarios/``, ``validation/``) call this on what the CLI
+    hands them, so they never need OmegaConf themselves.
+    """
+    if isinstance(cfg, DictConfig):
+        try:
+            return OmegaConf.to_container(cfg, resolve=True)
+        except OmegaConfBaseException as exc:
+            raise omegaconf_error(exc) from None
+    if isinstance(cfg, dict):
+        return cfg
+    try:
+        return dict(cfg)
+    except (TypeError, ValueError):
+        raise ConfigError("config", f"expected a mapping of settings, got {type(cfg).__name__}") from None
+
+
 def to_run_config(cfg: Any) -> RunConfig:
     """A :class:`RunConfig` (dataclass tree) from a RunConfig, a DictConfig or a plain dict.
 
