@@ -3,9 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-EXTRAS ?= dev,numba
+EXTRAS ?= dev,numba,viz
 
-.PHONY: run test test-all bench bench-peers clean venv
+.PHONY: run test test-all bench bench-peers clean venv offscreen-gl
 
 venv: $(STAMP)
 
@@ -13,7 +13,16 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
+	@$(MAKE) --no-print-directory offscreen-gl
 	touch $(STAMP)
+
+## offscreen-gl: the off-screen OpenGL library VTK needs for 3D renders (installed with apt when missing)
+offscreen-gl:
+	@if ldconfig -p | grep -q -E 'libOSMesa\.so\.8|libEGL_mesa\.so\.0'; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libosmesa6 >/dev/null) \
+		|| echo "note: could not install libosmesa6; 3D renders will be skipped"; \
+	else echo "note: no off-screen OpenGL library (install libosmesa6); 3D renders will be skipped"; fi
 
 ## run: install, run the default scenario end to end and print where the results are
 run: $(STAMP)

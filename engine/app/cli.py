@@ -68,6 +68,10 @@ def report_run(summary: dict[str, Any]) -> None:
     print(summary_line(summary))
     print(f"results: {summary['h5']}")
     print(f"ground map: {summary['png']}")
+    if summary.get("vtr"):
+        print(f"3D scene for ParaView: {summary['vtr']}")
+    if summary.get("render"):
+        print(f"3D render: {summary['render']}")
 
 
 #: Subcommands in the order ``plumetwin --help`` lists them; a new task is one more entry.

@@ -207,6 +207,10 @@ class OutputConfig:
     ``receptor_interval`` s. The ground map shows ``map_species`` (None: the first species)
     reduced over time by ``map_statistic`` in ``map_units``. A checkpoint every
     ``checkpoint_every`` iterations and a NaN check every ``nan_check_every`` (0 = off).
+    ``vtk``: also write the map species' 3D field (same statistic), the solid mask and the wind
+    as ``<name>_scene.vtr`` for ParaView (needs every level written). ``render``: a 3D off-screen
+    render ``<name>_scene.png`` with PyVista: ``auto`` when PyVista, an off-screen GL library and
+    every level are there (else a log line says why not), ``true`` (an error otherwise), ``false``.
     """
 
     dir: Optional[str] = None
@@ -220,6 +224,8 @@ class OutputConfig:
     checkpoint_every: int = 0
     nan_check_every: int = 20
     progress: bool = True
+    vtk: bool = False
+    render: str = "false"
 
 
 @dataclass

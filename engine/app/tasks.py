@@ -80,11 +80,14 @@ def run_task(cfg: Any, output_dir: str | Path | None = None, attributes: dict | 
 
     png = plot_ground_map(built.output_path, built.map_path, species=built.map_species,
                           statistic=config.output.map_statistic, member=0, units=config.output.map_units)
+    vtr, render = write_scene(config, built, output_dir)
     summary = {
         "name": config.name,
         "output_dir": str(output_dir),
         "h5": str(built.output_path),
         "png": str(png),
+        "vtr": vtr,
+        "render": render,
         "checkpoint": None if built.checkpoint_path is None else str(built.checkpoint_path),
         "steps": model.iteration,
         "model_time": model.time,
@@ -100,6 +103,36 @@ def run_task(cfg: Any, output_dir: str | Path | None = None, attributes: dict | 
         "stopped_early": sim.stopped_early,
     }
     return summary
+
+
+def write_scene(config, built, output_dir: Path) -> tuple[str | None, str | None]:
+    """The 3D scene files the output config asks for: ``<name>_scene.vtr`` and ``<name>_scene.png``.
+
+    Returns their paths (None for a file not written). With ``output.render=auto`` a render that
+    cannot be made (no PyVista, no off-screen GL, not every level written) is logged and skipped.
+    """
+    from ..output.render import RenderUnavailable, render_scene  # noqa: PLC0415 - VTK loads only to render
+    from ..output.scene import scene_from_run  # noqa: PLC0415
+    from ..output.vtk_export import write_vtr  # noqa: PLC0415
+
+    render = str(config.output.render).lower()
+    wants_render = render == "true" or (render == "auto" and config.output.field_levels is None)
+    if render == "auto" and config.output.field_levels is not None:
+        log.info("3D render skipped: output.field_levels writes only levels %s", list(config.output.field_levels))
+    if not (config.output.vtk or wants_render):
+        return None, None
+    scene = scene_from_run(built.output_path, built.model.wind, species=built.map_species,
+                           statistic=config.output.map_statistic, units=config.output.map_units)
+    vtr = str(write_vtr(scene, output_dir / f"{config.name}_scene.vtr")) if config.output.vtk else None
+    png = None
+    if wants_render:
+        try:
+            png = str(render_scene(scene, output_dir / f"{config.name}_scene.png"))
+        except RenderUnavailable as exc:
+            if render == "true":
+                raise
+            log.warning("3D render skipped: %s", exc)
+    return vtr, png
 
 
 def summary_line(summary: dict[str, Any]) -> str:

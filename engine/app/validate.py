@@ -43,6 +43,10 @@ SOURCE_FIELDS = {
 }
 
 
+#: ``output.render``: ``auto`` renders when it can, ``true`` insists, ``false`` never renders.
+RENDER_CHOICES = ("auto", "true", "false")
+
+
 # --- from whatever the caller has to a typed RunConfig -------------------------------------------
 def plain_config(cfg: Any) -> dict:
     """A plain, resolved ``dict`` from a DictConfig or any mapping.
@@ -357,6 +361,11 @@ def check_output(cfg: RunConfig) -> None:
                                                 f"use one of {', '.join(shown)} (or null for the first)")
     _one_of("output.map_statistic", o.map_statistic, MAP_STATISTICS)
     _one_of("output.map_units", o.map_units, concentration_units())
+    render = _one_of("output.render", str(o.render).lower(), RENDER_CHOICES)
+    for key, wanted in (("output.vtk", o.vtk), ("output.render", render == "true")):
+        if wanted and o.field_levels is not None:
+            raise ConfigError(key, "the 3D scene needs every level written; set output.field_levels=null "
+                                   f"(now {list(o.field_levels)}) or {key}=false")
     mapped = next(s for s in cfg.species if s.name == (o.map_species or shown[0]))
     if o.map_units in ("ppm", "ppb") and mapped.molar_mass is None:
         raise ConfigError("output.map_units", f"{o.map_units} needs the molar mass of {mapped.name}, which has none "
