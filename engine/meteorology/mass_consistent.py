@@ -6,7 +6,9 @@ Sherman's (1978) variational adjustment, as in CALMET, QUIC-URB and QES-Winds: m
 multiplier ``λ`` solving ``∇·(W ∇λ) = −∇·u₀``. On the C-grid that is a symmetric 7-point system on
 the fluid cells: faces touching a solid cell or the ground are closed (no flux, no correction);
 open domain boundaries hold ``λ = 0`` one cell beyond the edge (the flow may cross them). The
-system is solved by Jacobi-preconditioned conjugate gradients (SciPy), in float64.
+system is solved by conjugate gradients (SciPy) in float64, preconditioned by the exact inverse of
+the building-free operator (:mod:`.poisson_preconditioner`) where the boundary conditions allow,
+by Jacobi otherwise.
 
 References
 ----------
@@ -28,6 +30,7 @@ import scipy.sparse.linalg as splinalg
 
 from ..errors import ConfigError, NumericalInstabilityError
 from ..grid import Grid
+from .poisson_preconditioner import FastPoissonPreconditioner
 
 SIDES = ("west", "east", "south", "north", "top")
 
@@ -170,7 +173,7 @@ def mass_consistent_wind(grid: Grid, u0: np.ndarray, v0: np.ndarray, w0: np.ndar
     matrix = sparse.csr_matrix((values, (rows, cols)), shape=(unknowns.size, unknowns.size))
     matrix = matrix + sparse.diags(diag)
     rhs = (volume * divergence).ravel()[unknowns]
-    preconditioner = sparse.diags(1.0 / diag)
+    preconditioner = _preconditioner(grid, closed_boundaries, vertical_weight, unknowns, diag)
     iterations = 0
 
     def count(_):
@@ -193,3 +196,18 @@ def mass_consistent_wind(grid: Grid, u0: np.ndarray, v0: np.ndarray, w0: np.ndar
         velocity += np.where(active, gain * (lam_high - lam_low), 0.0)
     after = float(np.sqrt(np.mean(cell_divergence(grid, u, v, w)[fluid] ** 2)))
     return u, v, w, AdjustmentReport(before, after, iterations, time.perf_counter() - start)
+
+
+def _preconditioner(grid: Grid, closed_boundaries: Sequence[str], vertical_weight: float,
+                    unknowns: np.ndarray, diagonal: np.ndarray):
+    """``R A₀⁻¹ Rᵀ`` on the fluid cells where the sides allow a fast Poisson solve, else Jacobi."""
+    if not FastPoissonPreconditioner.applies(closed_boundaries):
+        return sparse.diags(1.0 / diagonal)
+    fast = FastPoissonPreconditioner(grid, closed_boundaries, vertical_weight)
+    full = np.zeros(grid.solid.size)
+
+    def apply(residual: np.ndarray) -> np.ndarray:
+        full[unknowns] = residual.ravel()
+        return fast.solve(full.reshape(grid.shape)).ravel()[unknowns]
+
+    return splinalg.LinearOperator((unknowns.size, unknowns.size), matvec=apply, dtype=np.float64)
