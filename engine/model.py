@@ -110,6 +110,14 @@ class DispersionModel:
         if rain_rate is not None:
             self.transport.set_rain(rain_rate)
 
+    def set_sources(self, sources: Sequence[Source]) -> None:
+        """Replace the sources by ones with the same names in the same order (e.g. stacks whose
+        plume rise changed with the weather); emission factors and the mass budget carry on."""
+        names = [s.name for s in sources]
+        if names != [s.name for s in self.sources]:
+            raise ConfigError("sources", f"new sources {names} must match the model's {[s.name for s in self.sources]}")
+        self.injector = SourceInjector(self.grid, self.species, sources, self.members, self.injector.emission_factors)
+
     # --- time stepping -------------------------------------------------------------------------
     def stable_dt(self, cfl: float = 0.8) -> float:
         return self.transport.stable_dt(cfl)

@@ -211,6 +211,7 @@ class SourceInjector:
         factors = np.ones((members, len(sources))) if emission_factors is None else np.asarray(emission_factors, float)
         if factors.shape != (members, len(sources)):
             raise ConfigError("sources.emission_factors", f"shape {factors.shape} should be {(members, len(sources))}")
+        self.emission_factors = factors
         # species_mask[n, s] = 1 where source n emits species s
         self._rate_columns = []
         for source in sources:

@@ -89,3 +89,36 @@ def test_a_run_longer_than_its_record_is_refused(tmp_path):
 
     with pytest.raises(ConfigError, match="time.stop: 9000 s runs past the met record short.csv"):
         build(compose_run(*TINY, "time.stop=9000", f"met.record={path}"))
+
+
+def test_stack_plume_rise_follows_the_hourly_weather(tmp_path):
+    # A calm stable night hour, then a windy neutral one: Briggs' rise differs by tens of metres.
+    path = tmp_path / "two_hours.csv"
+    path.write_text(HEADER.strip() + ",stability\n2026-04-15T00:00+09:00,1.5,270,8,1,F\n"
+                    "2026-04-15T01:00+09:00,7.0,270,14,8,D\n")
+    from test_config import TINY, compose_run  # noqa: PLC0415
+    from engine.meteorology.plume_rise import Stack, briggs_rise  # noqa: PLC0415
+    from engine.meteorology.wind import WindProfile  # noqa: PLC0415
+
+    stack = ["sources.0.stack.diameter=1.5", "sources.0.stack.exit_velocity=12",
+             "sources.0.stack.exit_temperature=420"]
+    cfg = compose_run(*TINY, "grid.nz=30", "time.stop=7200", f"met.record={path}", "met.wind_model=profile",
+                      "output.progress=false", *stack)
+    built = build(cfg)
+    m = built.config.met
+
+    def expected(speed, temperature_c, stability):
+        profile = WindProfile(speed, 270.0, kind=m.profile, reference_height=m.reference_height,
+                              roughness_length=m.roughness_length, stability=stability, terrain=m.terrain)
+        at_stack = max(float(profile.speed_at(np.array([20.0]))[0]), 1.0)
+        return briggs_rise(Stack(20.0, 1.5, 12.0, 420.0), at_stack, temperature_c + 273.15, stability).effective_height
+
+    night, day = expected(1.5, 8.0, "F"), expected(7.0, 14.0, "D")
+    assert abs(night - day) > 10.0, (night, day)
+    assert built.model.sources[0].height == pytest.approx(night, rel=1e-9)
+    built.simulation.stop_time = 3600.0 + 1.0  # just past the switch to the second hour
+    built.simulation.run()
+    assert built.model.sources[0].height == pytest.approx(day, rel=1e-9)
+    budget = built.model.budget()
+    residual = budget["emitted"] - budget["inside"] - budget["outflow"] - budget["deposited"] - budget["decayed"]
+    assert np.all(np.abs(residual) <= 1e-4 * budget["emitted"])

@@ -198,8 +198,9 @@ def build_species(cfg: RunConfig) -> list[Species]:
             for s in cfg.species]
 
 
-def build_sources(cfg: RunConfig, grid: Grid, weather: BaseWeather | None = None) -> list[Source]:
-    """Engine sources with rates in kg/s (puffs: kg), each checked against the grid."""
+def build_sources(cfg: RunConfig, grid: Grid, weather: BaseWeather | None = None, quiet: bool = False) -> list[Source]:
+    """Engine sources with rates in kg/s (puffs: kg), each checked against the grid; stacks rise
+    in ``weather`` (the base weather when None). ``quiet`` logs the plume rise at debug level."""
     sources: list[Source] = []
     for i, s in enumerate(cfg.sources):
         key = item_key("sources", i, s.name)
@@ -212,7 +213,7 @@ def build_sources(cfg: RunConfig, grid: Grid, weather: BaseWeather | None = None
         if s.kind in ("point", "puff"):
             height = s.height
             if stack_given(s, key):
-                height = effective_stack_height(cfg, s, key, grid, weather or base_weather(cfg))
+                height = effective_stack_height(cfg, s, key, grid, weather or base_weather(cfg), quiet)
             # Checked here, with the config key, rather than when the model compiles its sources.
             point_weights(grid, s.x, s.y, height, what=key)
             kind = PointSource if s.kind == "point" else PuffSource
@@ -244,8 +245,8 @@ def stack_given(s, key: str) -> bool:
     return not missing
 
 
-def effective_stack_height(cfg: RunConfig, s, key: str, grid: Grid, weather: BaseWeather) -> float:
-    """Stack height plus Briggs final plume rise (m) in the run's base (first-hour) weather."""
+def effective_stack_height(cfg: RunConfig, s, key: str, grid: Grid, weather: BaseWeather, quiet: bool = False) -> float:
+    """Stack height plus Briggs final plume rise (m) in ``weather``."""
     m = replace(cfg.met, speed=weather.speed, direction=weather.direction, stability=weather.stability,
                 temperature=weather.temperature)
     try:
@@ -260,7 +261,8 @@ def effective_stack_height(cfg: RunConfig, s, key: str, grid: Grid, weather: Bas
     if rise.effective_height >= top:
         raise ConfigError(f"{key}.height", f"stack {s.height:g} m + plume rise {rise.final:.1f} m reaches the "
                                            f"domain top ({top:g} m); raise grid.nz or grid.stretch")
-    log.info("plume rise: %s %.0f m stack (downwash: %.1f m) + %.1f m %s rise in %.1f m/s, class %s -> %.1f m",
+    log.log(logging.DEBUG if quiet else logging.INFO,
+            "plume rise: %s %.0f m stack (downwash: %.1f m) + %.1f m %s rise in %.1f m/s, class %s -> %.1f m",
              s.name, s.height, rise.release_height, rise.final, rise.dominated_by, speed, m.stability,
              rise.effective_height)
     return rise.effective_height
@@ -282,13 +284,24 @@ MINIMUM_RECORD_WIND = 0.5
 
 def build_met_schedule(cfg: RunConfig, grid: Grid, records) -> MeteorologySchedule:
     """One wind and diffusivity per record, solved when the run reaches it; identical hours share
-    one solve (keyed on the rounded speed, direction, class, mixing height and temperature)."""
+    one solve (keyed on the rounded speed, direction, class, mixing height and temperature).
+    Stacks with exit conditions get each hour's plume rise, computed (and checked against the
+    domain top) here, before the run starts."""
     weathers = [base_weather(cfg, [record]) for record in records]
     keys = [(round(w.speed / 0.05), round(w.direction / 0.5) % 720, w.stability, w.mixing_height,
              round(w.temperature, 1)) for w in weathers]
+    rising = any(s.kind in ("point", "puff") and stack_given(s, item_key("sources", i, s.name))
+                 for i, s in enumerate(cfg.sources))
+    sources = ([build_sources(cfg, grid, weather, quiet=True) for weather in weathers] if rising else None)
+    for n, first in enumerate(sources[0] if sources else []):
+        heights = [getattr(hour[n], "height", None) for hour in sources]
+        if isinstance(first, PointSource) and len(set(heights)) > 1:
+            log.info("plume rise: %s's effective height follows the record, %.1f–%.1f m",
+                     first.name, min(heights), max(heights))
     return MeteorologySchedule([r.time for r in records], keys,
                                lambda index: build_meteorology(cfg, grid, weathers[index]),
-                               rain=[r.rain_rate if r.rain_rate is not None else cfg.met.rain_rate for r in records])
+                               rain=[r.rain_rate if r.rain_rate is not None else cfg.met.rain_rate for r in records],
+                               sources=sources)
 
 
 def read_records(cfg: RunConfig):

@@ -20,17 +20,22 @@ class MeteorologySchedule:
 
     ``solve(i)`` builds entry ``i``'s ``(Wind, Diffusivity)``; entries with equal ``keys[i]``
     share one solve (a cache), and nothing is solved before it is needed. ``rain`` gives each
-    entry's rain rate (mm/h) when the record has one.
+    entry's rain rate (mm/h) when the record has one; ``sources`` each entry's sources when they
+    change with the weather (stacks with plume rise), None when they do not.
     """
 
     def __init__(self, times: Sequence[float], keys: Sequence[Hashable],
-                 solve: Callable[[int], tuple[Wind, Diffusivity]], rain: Sequence[float] | None = None):
+                 solve: Callable[[int], tuple[Wind, Diffusivity]], rain: Sequence[float] | None = None,
+                 sources: Sequence[Sequence] | None = None):
         if len(times) != len(keys) or not times:
             raise ValueError("one key per time, at least one")
         if any(b <= a for a, b in zip(times, times[1:])):
             raise ValueError("times must increase")
         self.times = [float(t) for t in times]
         self.rain = [float(r) for r in rain] if rain is not None else None
+        if sources is not None and len(sources) != len(times):
+            raise ValueError("one source list per time")
+        self.sources = None if sources is None else [list(entry) for entry in sources]
         self.keys = list(keys)
         self._solve = solve
         self._cache: dict[Hashable, tuple[Wind, Diffusivity]] = {}
@@ -54,7 +59,8 @@ class MeteorologySchedule:
 
 class MeteorologySwitcher:
     """Simulation callback: at each record time (and when a run starts or resumes) give the model
-    the meteorology in force, then let the simulation recompute its stable step."""
+    the meteorology in force (and the sources, when their plume rise follows the weather), then
+    let the simulation recompute its stable step."""
 
     def __init__(self, schedule: MeteorologySchedule, name: str = "met record"):
         self.met = schedule
@@ -70,6 +76,8 @@ class MeteorologySwitcher:
             return
         wind, diffusivity = self.met.entry(index)
         sim.model.set_meteorology(wind, diffusivity, None if self.met.rain is None else self.met.rain[index])
+        if self.met.sources is not None:
+            sim.model.set_sources(self.met.sources[index])
         sim.refresh_stability()
         self.current = index
         log.debug("t = %.0f s: meteorology record %d", sim.model.time, index)
