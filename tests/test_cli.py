@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-TINY = ["grid=tiny", "sources=tiny", "receptors=tiny", "time.stop=120", "backend=numpy", "output=fast"]
+TINY = ["grid=tiny", "sources=tiny", "receptors=tiny", "met=neutral", "time.stop=120", "backend=numpy", "output=fast"]
 
 
 def plumetwin_command() -> list[str]:

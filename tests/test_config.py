@@ -19,7 +19,7 @@ from engine.errors import ConfigError
 CONF = conf_dir()
 GROUPS = ("grid", "met", "sources", "receptors", "backend", "output")
 #: The small grid with the sources and receptors placed on it.
-TINY = ("grid=tiny", "sources=tiny", "receptors=tiny", "backend=numpy")
+TINY = ("grid=tiny", "sources=tiny", "receptors=tiny", "met=neutral", "backend=numpy")
 #: Options of the groups that place things in space belong to a site: all of a site's go together.
 SITE_GROUPS = {"grid": "grid", "sources": "sources", "receptors": "receptors"}
 SITES = {"tiny": TINY, "park": ("grid=park", "sources=park_stacks", "receptors=park", "backend=numpy")}
@@ -67,12 +67,16 @@ def test_every_option_composes_and_builds(group, option, tmp_path, monkeypatch):
 
 def test_default_scenario_is_the_industrial_park():
     cfg = to_run_config(compose_run())
-    assert cfg.name == "park" and cfg.time.stop == 3600
+    # A whole recorded day over buildings on terrain (issue: the default scenario gains all three).
+    assert cfg.name == "park" and cfg.time.stop == 86400 and cfg.met.record and cfg.grid.terrain_file
     assert cfg.grid.nx * cfg.grid.dx == 3000 and cfg.grid.ny * cfg.grid.dy == 2000
     assert 6 <= len(cfg.grid.buildings) <= 10 and len(cfg.sources) == 5 and len(cfg.receptors) == 4
     assert [s.name for s in cfg.species] == ["SO2", "NO2", "PM10", "PM2.5"]
     built = build(cfg)
     assert built.grid.z_faces[-1] >= 600 and 16 <= built.grid.nz <= 20
+    assert built.grid.solid.sum() > 2000  # terrain, not only the buildings' few hundred cells
+    switcher = built.simulation.callbacks["meteorology"]
+    assert len(switcher.met.times) >= 24 and switcher.met.times[-1] - switcher.met.times[0] >= 23 * 3600
     # g/s in the config, kg/s in the engine
     assert built.model.sources[0].rates["SO2"] == pytest.approx(cfg.sources[0].emissions["SO2"] * 1e-3)
 

@@ -20,7 +20,7 @@ from engine.output.vtk_export import write_vtr
 
 from test_config import CONF
 
-TINY = ["grid=tiny", "sources=tiny", "receptors=tiny", "time.stop=120", "backend=numpy", "output=fast",
+TINY = ["grid=tiny", "sources=tiny", "receptors=tiny", "met=neutral", "time.stop=120", "backend=numpy", "output=fast",
         "output.field_levels=null"]
 
 

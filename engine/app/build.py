@@ -313,6 +313,9 @@ def read_records(cfg: RunConfig):
         raise ConfigError("met.members", "an ensemble and a met record together are not supported yet; "
                                          "drop met.members or met.record")
     records = read_met_record(data_path(m.record), m.latitude, m.longitude)
+    log.info("met record %s: %d rows drive the wind speed and direction, stability, temperature and mixing "
+             "height hour by hour (met.speed, met.direction, met.stability and met.temperature are not used)",
+             Path(m.record).name, len(records))
     spacing = records[-1].time - records[-2].time if len(records) > 1 else 3600.0
     covered = records[-1].time + spacing
     if cfg.time.stop > covered * (1 + 1e-12):
