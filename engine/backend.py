@@ -155,3 +155,15 @@ def scatter_add(target, indices, values) -> None:
         import cupyx  # noqa: PLC0415
 
         cupyx.scatter_add(target, indices, values)
+
+
+def fft_module(array: Any) -> Any:
+    """The SciPy-style FFT module (``dct``, ``dst``, ``idct``, ``idst``...) for ``array``'s device:
+    ``scipy.fft`` on the host, ``cupyx.scipy.fft`` (cuFFT) on the GPU."""
+    if array_module(array) is np:
+        import scipy.fft  # noqa: PLC0415
+
+        return scipy.fft
+    import cupyx.scipy.fft  # noqa: PLC0415
+
+    return cupyx.scipy.fft

@@ -6,7 +6,8 @@ Sherman's (1978) variational adjustment, as in CALMET, QUIC-URB and QES-Winds: m
 multiplier ``λ`` solving ``∇·(W ∇λ) = −∇·u₀``. On the C-grid that is a symmetric 7-point system on
 the fluid cells: faces touching a solid cell or the ground are closed (no flux, no correction);
 open domain boundaries hold ``λ = 0`` one cell beyond the edge (the flow may cross them). The
-system is solved by conjugate gradients (SciPy) in float64, preconditioned by the exact inverse of
+system is solved matrix-free by conjugate gradients in float64 on the grid's device (NumPy or
+CuPy), preconditioned by the exact inverse of
 the building-free operator (:mod:`.poisson_preconditioner`) where the boundary conditions allow,
 by Jacobi otherwise.
 
@@ -25,14 +26,15 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import scipy.sparse as sparse
-import scipy.sparse.linalg as splinalg
 
+from ..backend import array_module
 from ..errors import ConfigError, NumericalInstabilityError
 from ..grid import Grid
 from .poisson_preconditioner import FastPoissonPreconditioner
 
 SIDES = ("west", "east", "south", "north", "top")
+#: The array axis of each entry of :func:`_faces`: x faces, y faces, z faces.
+FACE_AXES = (2, 1, 0)
 
 
 @dataclass(frozen=True)
@@ -141,53 +143,20 @@ def mass_consistent_wind(grid: Grid, u0: np.ndarray, v0: np.ndarray, w0: np.ndar
     if before == 0.0:
         return u, v, w, AdjustmentReport(0.0, 0.0, 0, time.perf_counter() - start)
 
-    cells = grid.solid.size
-    volume = (grid.dx * grid.dy * grid.dz)[:, None, None] * np.ones(grid.shape)
     faces = _faces(grid, closed_boundaries, vertical_weight)
-    rows, cols, values = [], [], []
-    diagonal = np.zeros(cells)
-    for low, high, weight, active, _ in faces:
-        both = active & (low >= 0) & (high >= 0)
-        a, b, wgt = low[both], high[both], weight[both]
-        rows += [a, b]
-        cols += [b, a]
-        values += [-wgt, -wgt]
-        np.add.at(diagonal, a, wgt)
-        np.add.at(diagonal, b, wgt)
-        edge = active & ((low >= 0) ^ (high >= 0))  # open boundary: λ = 0 beyond it
-        inside = np.where(low[edge] >= 0, low[edge], high[edge])
-        np.add.at(diagonal, inside, weight[edge])
-    fluid_flat = fluid.ravel()
-    unknowns = np.flatnonzero(fluid_flat)
-    position = np.full(cells, -1, dtype=np.int64)
-    position[unknowns] = np.arange(unknowns.size)
-    rows = position[np.concatenate(rows)] if rows else np.zeros(0, np.int64)
-    cols = position[np.concatenate(cols)] if cols else np.zeros(0, np.int64)
-    values = np.concatenate(values) if values else np.zeros(0)
-    diag = diagonal[unknowns]
-    if np.any(diag <= 0):
-        raise ConfigError("grid", "a fluid cell is walled in on every side; the wind cannot reach it")
-    closed = len(set(closed_boundaries)) == len(SIDES)
-    if closed:  # λ is defined up to a constant in a closed box: pin it softly
-        diag = diag * (1 + 1e-12)
-    matrix = sparse.csr_matrix((values, (rows, cols)), shape=(unknowns.size, unknowns.size))
-    matrix = matrix + sparse.diags(diag)
-    rhs = (volume * divergence).ravel()[unknowns]
-    preconditioner = _preconditioner(grid, closed_boundaries, vertical_weight, unknowns, diag)
-    iterations = 0
-
-    def count(_):
-        nonlocal iterations
-        iterations += 1
-
+    operator = AdjustmentOperator(grid, faces, closed=len(set(closed_boundaries)) == len(SIDES))
+    volume = (grid.dx * grid.dy * grid.dz)[:, None, None]
+    rhs = grid.backend.asarray(np.where(fluid, volume * divergence, 0.0))
+    if FastPoissonPreconditioner.applies(closed_boundaries):
+        preconditioner = operator.fast_preconditioner(FastPoissonPreconditioner(grid, closed_boundaries, vertical_weight))
+    else:
+        preconditioner = operator.jacobi_preconditioner()
     limit = max_iterations or 20 * int(round(sum(grid.shape)))
-    lam, info = splinalg.cg(matrix, rhs, rtol=tolerance, atol=0.0, maxiter=limit, M=preconditioner, callback=count)
-    if info > 0:
-        raise NumericalInstabilityError(f"mass-consistent wind: CG did not converge in {info} iterations "
+    lam, iterations = conjugate_gradients(operator.apply, rhs, preconditioner, tolerance, limit)
+    if iterations > limit:
+        raise NumericalInstabilityError(f"mass-consistent wind: CG did not converge in {limit} iterations "
                                         f"(relative tolerance {tolerance:g}); raise max_iterations")
-    field = np.zeros(cells)
-    field[unknowns] = lam
-    field = field.reshape(grid.shape)
+    field = grid.backend.to_host(lam)
     # u = u0 + (c/d) (λ_high − λ_low) on every active face, λ = 0 beyond open boundaries.
     for (low, high, _, active, gain), velocity in zip(faces, (u, v, w)):
         flat = field.ravel()
@@ -198,16 +167,87 @@ def mass_consistent_wind(grid: Grid, u0: np.ndarray, v0: np.ndarray, w0: np.ndar
     return u, v, w, AdjustmentReport(before, after, iterations, time.perf_counter() - start)
 
 
-def _preconditioner(grid: Grid, closed_boundaries: Sequence[str], vertical_weight: float,
-                    unknowns: np.ndarray, diagonal: np.ndarray):
-    """``R A₀⁻¹ Rᵀ`` on the fluid cells where the sides allow a fast Poisson solve, else Jacobi."""
-    if not FastPoissonPreconditioner.applies(closed_boundaries):
-        return sparse.diags(1.0 / diagonal)
-    fast = FastPoissonPreconditioner(grid, closed_boundaries, vertical_weight)
-    full = np.zeros(grid.solid.size)
+class AdjustmentOperator:
+    """The symmetric positive definite system of the adjustment, matrix-free on the full grid.
 
-    def apply(residual: np.ndarray) -> np.ndarray:
-        full[unknowns] = residual.ravel()
-        return fast.solve(full.reshape(grid.shape)).ravel()[unknowns]
+    ``apply(λ)`` is ``A λ`` on the fluid cells, with solid cells carried as decoupled unknowns of
+    value 0 (unit diagonal, zero right-hand side), so conjugate gradients can run on whole arrays
+    of the grid's device: neighbours couple through each face's ``area · gain`` when both cells
+    are fluid; an open boundary face adds its coupling to its cell's diagonal (λ = 0 beyond).
+    """
 
-    return splinalg.LinearOperator((unknowns.size, unknowns.size), matvec=apply, dtype=np.float64)
+    def __init__(self, grid: Grid, faces, closed: bool):
+        fluid = ~grid.solid
+        diagonal = np.zeros(grid.shape)
+        couplings = []
+        for axis, (low, high, weight, active, _) in zip(FACE_AXES, faces):
+            conductance = np.where(active, weight, 0.0)
+            n = grid.shape[axis]
+            diagonal += _along(conductance, axis, 0, n) + _along(conductance, axis, 1, n + 1)
+            interior = _along(conductance * ((low >= 0) & (high >= 0)), axis, 1, n)
+            couplings.append(grid.backend.asarray(interior))
+        diagonal = np.where(fluid, diagonal, 1.0)
+        if np.any(diagonal <= 0):
+            raise ConfigError("grid", "a fluid cell is walled in on every side; the wind cannot reach it")
+        if closed:  # λ is defined up to a constant in a closed box: pin it softly
+            diagonal = np.where(fluid, diagonal * (1 + 1e-12), 1.0)
+        self.grid = grid
+        self.diagonal = grid.backend.asarray(diagonal)
+        self.fluid = grid.backend.asarray(fluid.astype(np.float64))
+        self._couplings = couplings
+
+    def apply(self, lam):
+        """``A λ`` (λ zero in solid cells)."""
+        out = self.diagonal * lam
+        for axis, coupling in zip(FACE_AXES, self._couplings):
+            n = lam.shape[axis]
+            low, high = _along(lam, axis, 0, n - 1), _along(lam, axis, 1, n)
+            _along(out, axis, 0, n - 1)[...] -= coupling * high
+            _along(out, axis, 1, n)[...] -= coupling * low
+        return out
+
+    def jacobi_preconditioner(self):
+        inverse = 1.0 / self.diagonal
+        return lambda residual: inverse * residual
+
+    def fast_preconditioner(self, fast: FastPoissonPreconditioner):
+        """``R A₀⁻¹ Rᵀ`` on the fluid cells, the identity on the solid ones."""
+        fluid, solid = self.fluid, 1.0 - self.fluid
+        return lambda residual: fluid * fast.solve(fluid * residual) + solid * residual
+
+
+def _along(array, axis: int, start: int, stop: int):
+    index = [slice(None)] * array.ndim
+    index[axis] = slice(start, stop)
+    return array[tuple(index)]
+
+
+def conjugate_gradients(apply, rhs, preconditioner, tolerance: float, max_iterations: int):
+    """Preconditioned conjugate gradients on arrays of any device: ``(x, iterations)``.
+
+    Stops when ``‖b − A x‖ ≤ tolerance ‖b‖`` (SciPy's ``rtol``); ``iterations`` exceeds
+    ``max_iterations`` when it never did. One host synchronisation per iteration (two dot
+    products and a norm), which is nothing beside a preconditioner application.
+    """
+    xp = array_module(rhs)
+    x = xp.zeros_like(rhs)
+    residual = rhs.copy()
+    target = tolerance * float(xp.linalg.norm(rhs))
+    if target == 0.0:
+        return x, 0
+    z = preconditioner(residual)
+    direction = z.copy()
+    rz = float(xp.vdot(residual, z))
+    for iteration in range(1, max_iterations + 1):
+        image = apply(direction)
+        alpha = rz / float(xp.vdot(direction, image))
+        x += alpha * direction
+        residual -= alpha * image
+        if float(xp.linalg.norm(residual)) <= target:
+            return x, iteration
+        z = preconditioner(residual)
+        rz_next = float(xp.vdot(residual, z))
+        direction *= rz_next / rz
+        direction += z
+        rz = rz_next
+    return x, max_iterations + 1

@@ -28,8 +28,8 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-import scipy.fft as fft
 
+from ..backend import fft_module
 from ..grid import Grid
 
 
@@ -54,6 +54,9 @@ class FastPoissonPreconditioner:
         (:meth:`applies` says whether a configuration qualifies).
     vertical_weight:
         ``(α₁/α₂)²`` of the adjustment.
+
+    The factorisation lives on the grid's device; :meth:`solve` takes and returns arrays there
+    (cuFFT through ``cupyx.scipy.fft`` on the GPU).
     """
 
     def __init__(self, grid: Grid, closed_boundaries: Sequence[str], vertical_weight: float):
@@ -75,13 +78,16 @@ class FastPoissonPreconditioner:
         if diagonal.min() <= 0:
             raise ValueError("singular building-free operator (a closed box has λ up to a constant)")
         # Thomas factorisation, reused at every application: off-diagonals are -vertical[k].
-        self._upper = -vertical[:-1]
-        self._inverse_pivot = np.empty_like(diagonal)
-        self._ratio = np.empty_like(diagonal)
-        self._inverse_pivot[0] = 1.0 / diagonal[0]
+        upper = -vertical[:-1]
+        inverse_pivot = np.empty_like(diagonal)
+        ratio = np.zeros_like(diagonal)
+        inverse_pivot[0] = 1.0 / diagonal[0]
         for k in range(1, nz):
-            self._ratio[k] = self._upper[k - 1] * self._inverse_pivot[k - 1]      # l_k = a_k / d'_{k-1}
-            self._inverse_pivot[k] = 1.0 / (diagonal[k] - self._ratio[k] * self._upper[k - 1])
+            ratio[k] = upper[k - 1] * inverse_pivot[k - 1]      # l_k = a_k / d'_{k-1}
+            inverse_pivot[k] = 1.0 / (diagonal[k] - ratio[k] * upper[k - 1])
+        self._upper = [float(value) for value in upper]
+        self._inverse_pivot = grid.backend.asarray(inverse_pivot)
+        self._ratio = grid.backend.asarray(ratio)
 
     @staticmethod
     def applies(closed_boundaries: Sequence[str]) -> bool:
@@ -92,17 +98,26 @@ class FastPoissonPreconditioner:
         same_y = ("south" in closed) == ("north" in closed)
         return same_x and same_y and len(closed) < 5
 
-    def _forward(self, field: np.ndarray) -> np.ndarray:
-        out = (fft.dst if self.open_x else fft.dct)(field, type=2, axis=2, norm="ortho", workers=-1)
-        return (fft.dst if self.open_y else fft.dct)(out, type=2, axis=1, norm="ortho", workers=-1)
+    @staticmethod
+    def _transform(array, axis: int, sine: bool, inverse: bool):
+        fft = fft_module(array)
+        function = {(True, False): fft.dst, (True, True): fft.idst,
+                    (False, False): fft.dct, (False, True): fft.idct}[sine, inverse]
+        # Threads on the host; cuFFT has no such option.
+        options = {"workers": -1} if fft.__name__ == "scipy.fft" else {}
+        return function(array, type=2, axis=axis, norm="ortho", **options)
 
-    def _backward(self, modes: np.ndarray) -> np.ndarray:
-        out = (fft.idst if self.open_y else fft.idct)(modes, type=2, axis=1, norm="ortho", workers=-1)
-        return (fft.idst if self.open_x else fft.idct)(out, type=2, axis=2, norm="ortho", workers=-1)
+    def _forward(self, field):
+        out = self._transform(field, 2, self.open_x, False)
+        return self._transform(out, 1, self.open_y, False)
 
-    def solve(self, rhs: np.ndarray) -> np.ndarray:
-        """``A₀⁻¹ rhs`` for a full-grid array ``(nz, ny, nx)``."""
-        modes = self._forward(np.asarray(rhs, dtype=np.float64))
+    def _backward(self, modes):
+        out = self._transform(modes, 1, self.open_y, True)
+        return self._transform(out, 2, self.open_x, True)
+
+    def solve(self, rhs):
+        """``A₀⁻¹ rhs`` for a full-grid float64 array ``(nz, ny, nx)`` on the grid's device."""
+        modes = self._forward(rhs)
         nz = modes.shape[0]
         for k in range(1, nz):
             modes[k] -= self._ratio[k] * modes[k - 1]

@@ -146,7 +146,7 @@ class Wind:
         """The profile winds adjusted to zero divergence around the grid's solids (Sherman's
         method, :mod:`engine.meteorology.mass_consistent`); ``adjustment`` holds one report per
         member (divergence before and after, iterations, seconds)."""
-        from .mass_consistent import mass_consistent_wind  # noqa: PLC0415 - SciPy sparse, loaded on use
+        from .mass_consistent import mass_consistent_wind  # noqa: PLC0415 - loaded on use
 
         first = cls.from_profiles(grid, profiles)  # unmasked initial fields come from its host copy
         parts, reports = [], []
