@@ -96,3 +96,16 @@ def test_backend_matches_reference_with_the_divergence_correction(backend, to_ho
     assert reference.transport._correct_divergence
     dt = 0.9 * reference.stable_dt()
     assert_same_run(reference, candidate, dt, 30, dtype, to_host)
+
+
+@pytest.mark.parametrize("dtype,building,vertical", [("float32", True, "implicit"), ("float32", False, "auto"),
+                                                     ("float64", True, "auto")])
+def test_backend_matches_reference_with_subcycled_horizontal_diffusion(backend, to_host, dtype, building, vertical):
+    if backend == "numpy":
+        pytest.skip("the reference itself")
+    reference, candidate = (build(name, dtype, "mc", building, False, True, vertical) for name in ("numpy", backend))
+    for model in (reference, candidate):  # a convective-afternoon Kh on 20 m cells
+        model.set_meteorology(model.wind, Diffusivity.constant(model.grid, 150.0, 2.0, 3))
+    dt = 0.9 * reference.stable_dt()
+    assert reference.transport.diffusion_substeps(dt) >= 4
+    assert_same_run(reference, candidate, dt, 30, dtype, to_host)

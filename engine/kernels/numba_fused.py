@@ -470,6 +470,19 @@ def _odd_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_y
 
 
 @numba.njit(parallel=True, cache=True)
+def diffuse_fields(field, out, species, kh, gain_x, gain_y, open_x, open_y, use_masks):
+    """One explicit horizontal diffusion step of every plane of ``field`` ``(member*species, nz,
+    ny, nx)`` into ``out``; ``kh`` is ``(member, nz)``, the gains ``dt/dx²`` and ``dt/dy²``."""
+    nz = field.shape[1]
+    mask_k = 1 if use_masks else 0
+    for plane in numba.prange(field.shape[0] * nz):
+        ms = plane // nz
+        k = plane % nz
+        _diffuse_plane(field[ms, k], out[ms, k], kh[ms // species, k], gain_x, gain_y, open_x[k * mask_k],
+                       open_y[k * mask_k], use_masks)
+
+
+@numba.njit(parallel=True, cache=True)
 def fused_sweeps(field, out, u, v, w, div_x, div_y, div_z, use_correction, sweep_z, even, dt, rate_x, rate_y,
                  rates_z, dx, dy, dz, background, species, code, kh, gain_x, gain_y, open_x, open_y, use_masks,
                  use_diffusion, blocks, planes, padded_rows, face_rows, y_planes, y_faces, outflow, vertical,
@@ -605,7 +618,18 @@ class FusedSweeps:
         self._prepared = (key, vertical, arguments)
         return arguments
 
-    def apply(self, field: np.ndarray, dt: float, parity: int, out=None, vertical=None):
+    def diffuse(self, field: np.ndarray, dt: float, out: np.ndarray) -> np.ndarray:
+        """One explicit horizontal diffusion step of ``dt`` seconds from ``field`` into ``out``
+        (not overlapping it), the same arithmetic as the diffusion inside :meth:`apply`."""
+        members, species, nz, ny, nx = field.shape
+        dtype = field.dtype.type
+        diffuse_fields(field.reshape(members * species, nz, ny, nx), out.reshape(members * species, nz, ny, nx),
+                       species, self.kh, dtype(dt / (self.dx * self.dx)), dtype(dt / (self.dy * self.dy)),
+                       self.open_x, self.open_y, self.use_masks)
+        return out
+
+    def apply(self, field: np.ndarray, dt: float, parity: int, out=None, vertical=None,
+              diffusion_dt: float | None = None):
         """Return ``(new_field, outflow)``: the swept and diffused field (in ``out`` when given, an
         array not overlapping ``field``) and the mass (concentration × m³, float64, per member and
         species) that left through the domain boundaries.
@@ -613,8 +637,10 @@ class FusedSweeps:
         ``vertical = (conductance, deposition)`` adds forward-Euler vertical diffusion to the same
         pass: ``Kz/dz_c`` (m/s) per member and interior face ``(member, nz-1, ny|1, nx|1)`` and
         ``vd/dz`` (1/s) per species and level ``(species, nz, ny|1, nx|1)`` or None.
+        ``diffusion_dt`` is the horizontal diffusion's step when it is sub-cycled (default ``dt``).
         """
         members, species, nz, ny, nx = field.shape
+        diffusion_dt = dt if diffusion_dt is None else diffusion_dt
         field4 = np.ascontiguousarray(field).reshape(members * species, nz, ny, nx)
         if out is None:
             out = np.empty_like(field)
@@ -627,8 +653,8 @@ class FusedSweeps:
         fused_sweeps(field4, out.reshape(field4.shape), self.u, self.v, self.w, div_x, div_y, div_z,
                      self.use_correction, self.sweep_z, parity % 2 == 0, dt, dtype(dt / self.dx),
                      dtype(dt / self.dy), (dtype(dt) / self.dz).astype(field.dtype), self.dx, self.dy, self.dz64,
-                     self.background, species, self.code, self.kh, dtype(dt / (self.dx * self.dx)),
-                     dtype(dt / (self.dy * self.dy)), self.open_x, self.open_y, self.use_masks,
+                     self.background, species, self.code, self.kh, dtype(diffusion_dt / (self.dx * self.dx)),
+                     dtype(diffusion_dt / (self.dy * self.dy)), self.open_x, self.open_y, self.use_masks,
                      self.use_diffusion, blocks, planes, padded, faces, y_planes, y_faces, outflow,
                      *self._vertical_arguments(vertical, members, species, nz, tasks, ny, nx, field.dtype))
         per_field = outflow.reshape(members * species, blocks).sum(axis=1) * dt

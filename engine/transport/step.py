@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import ConfigError
@@ -14,6 +16,10 @@ from .timestep import advective_limit, diffusive_limit
 
 AXIS_X, AXIS_Y, AXIS_Z = 4, 3, 2
 VERTICAL_SCHEMES = ("auto", "implicit", "explicit")
+#: Explicit horizontal diffusion may take up to this many substeps per transport step, so that a
+#: large Kh (a convective mixed layer on a fine grid) does not hold the whole step below the
+#: advective limit.
+MAX_DIFFUSION_SUBSTEPS = 8
 
 
 class Transport:
@@ -31,6 +37,10 @@ class Transport:
     at most 0.5, well inside the positivity limit — and backward Euler otherwise (stiff thin
     layers near the ground). The same rule holds on every backend, so results agree; the
     compiled backend then does the whole step in one pass.
+
+    Where ``dt`` exceeds the explicit horizontal diffusion limit, diffusion is sub-cycled in ``n``
+    equal substeps (at most :data:`MAX_DIFFUSION_SUBSTEPS`): ``n − 1`` before the advective
+    sweeps and the last one in its usual place after them, on every backend alike.
 
     :meth:`step` returns the mass (kg) that left through the boundaries, deposited and decayed
     during the step, per member and species, as float64 device arrays: the budget accumulates on
@@ -96,6 +106,7 @@ class Transport:
             self._correct_divergence, self._sweep_divergences = False, None
         self._fused = self._build_fused() if self._compiled else None
         self._swept = None
+        self._diffusion_buffer = None
         self._explicit_coefficients = None
         self._build_vertical_solver()
 
@@ -166,7 +177,7 @@ class Transport:
             raise ConfigError("time.cfl", f"must be in (0, 1], got {cfl}")
         limit = min(
             advective_limit(self.wind.max_courant_rates(), cfl),
-            diffusive_limit(self.diffusivity.max_horizontal(), self.grid.dx, self.grid.dy),
+            MAX_DIFFUSION_SUBSTEPS * diffusive_limit(self.diffusivity.max_horizontal(), self.grid.dx, self.grid.dy),
         )
         if self.vertical_diffusion == "explicit":
             limit = min(limit, self._vertical.explicit_limit)
@@ -187,15 +198,42 @@ class Transport:
         net = (high - low).sum(axis=(3, 4), dtype=xp.float64)
         return dt * xp.sum(net * area_per_layer, axis=2)
 
+    def diffusion_substeps(self, dt: float) -> int:
+        """Explicit horizontal diffusion substeps a step of ``dt`` seconds takes (1 within the limit)."""
+        kh = self.diffusivity.max_horizontal()
+        if kh <= 0:
+            return 1
+        return max(1, math.ceil(dt / diffusive_limit(kh, self.grid.dx, self.grid.dy) * (1 - 1e-9)))
+
+    def _diffuse_ahead(self, field, dt: float, substeps: int):
+        """The first ``substeps`` horizontal diffusion substeps of ``dt`` seconds each. ``field`` is
+        consumed: the compiled path ping-pongs between it and one kept buffer."""
+        if self._fused is None:
+            for _ in range(substeps):
+                field = diffuse_horizontal(field, self.diffusivity.kh, dt, self.grid.dx, self.grid.dy,
+                                           self._open_x, self._open_y)
+            return field
+        spare = self._diffusion_buffer
+        if spare is None or spare.shape != field.shape or spare.dtype != field.dtype:
+            spare = np.empty_like(field)
+        for _ in range(substeps):
+            field, spare = self._fused.diffuse(field, dt, out=spare), field
+        self._diffusion_buffer = spare
+        return field
+
     def step(self, field, dt: float, parity: int = 0):
         """Advance ``field`` by ``dt`` seconds; returns ``(new_field, outflow, deposited, decayed)``."""
         xp, grid = self._xp, self.grid
         members, n_species = field.shape[:2]
+        substeps = self.diffusion_substeps(dt)
+        diffusion_dt = dt / substeps
+        if substeps > 1:
+            field = self._diffuse_ahead(field, diffusion_dt, substeps - 1)
         outflow = xp.zeros((members, n_species), dtype=xp.float64)
         reference = field
         divergences = self._sweep_divergences[parity % 2] if self._correct_divergence else None
         if self._fused is not None:
-            return self._fused_step(field, dt, parity)
+            return self._fused_step(field, dt, parity, diffusion_dt)
         for n, (axis, velocity, spacing, direction) in enumerate(self._sweeps(parity)):
             field, fluxes = advect_axis(
                 field, reference if divergences else None, velocity, axis, dt, spacing,
@@ -203,7 +241,8 @@ class Transport:
                 direction=direction)
             outflow += self._boundary_outflow(fluxes, axis, dt)
         if self.diffusivity.max_horizontal() > 0:
-            field = diffuse_horizontal(field, self.diffusivity.kh, dt, grid.dx, grid.dy, self._open_x, self._open_y)
+            field = diffuse_horizontal(field, self.diffusivity.kh, diffusion_dt, grid.dx, grid.dy, self._open_x,
+                                       self._open_y)
         if field is reference:
             field = field.copy()
         return self._vertical_and_decay(field, dt, outflow)
@@ -218,7 +257,7 @@ class Transport:
             return True
         return self.vertical_diffusion == "auto" and dt <= limit
 
-    def _fused_step(self, field, dt: float, parity: int):
+    def _fused_step(self, field, dt: float, parity: int, diffusion_dt: float):
         """The Numba step. Sweeps, horizontal and (where explicit) vertical diffusion in one pass
         into a buffer this object keeps, which becomes the state while the old state's memory
         becomes the next buffer; with implicit vertical diffusion a second pass solves back into
@@ -229,7 +268,8 @@ class Transport:
         if explicit and self._explicit_coefficients is None:  # once per meteorology
             self._explicit_coefficients = self._vertical.explicit_coefficients()
         coefficients = self._explicit_coefficients if explicit else None
-        swept, outflow = self._fused.apply(field, dt, parity, out=self._swept, vertical=coefficients)
+        swept, outflow = self._fused.apply(field, dt, parity, out=self._swept, vertical=coefficients,
+                                           diffusion_dt=diffusion_dt)
         if explicit:
             self._swept = field
             return self._vertical_and_decay(swept, dt, outflow, vertical_done=True)
