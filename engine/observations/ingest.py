@@ -161,7 +161,14 @@ def read_sensor_records(records: str | Path | Sequence[str | Path], stations: st
     if mapping.name != "long schema":
         notes.insert(0, f"mapping {mapping.name}: {mapping.layout} layout, encoding {mapping.encoding}, "
                         f"times without offset taken as {mapping.timezone or 'refused'}")
+    if mapping.columns:
+        translated = [f"{mapping.time_column} → time"]
+        translated.append(f"{mapping.station_column} → station_id" if mapping.station is None
+                          else f"station_id = {mapping.station}")
+        translated += [f"{c} → {spec.species} [{spec.unit}]" for c, spec in mapping.columns.items()]
+        notes.append("columns: " + ", ".join(translated))
     notes += check_header_claims(result, mapping, raw_values, species_arr)
+    notes += missing_days(result, steps, zone)
     notes += rows.notes + station_messages
     if any(u.strip().lower() in ("ppm", "ppb") for u in set(rows.unit)):
         notes.append(f"ppm/ppb converted to kg/m³ at {mapping.temperature_k:g} K and {mapping.pressure_pa:g} Pa "
@@ -184,6 +191,31 @@ def read_sensor_records(records: str | Path | Sequence[str | Path], stations: st
     if unplaced:
         report.notes.append(f"{unplaced} row(s) have no readable time and belong to no series (flagged unparseable)")
     return result, report
+
+
+def missing_days(records: SensorRecords, steps: dict, zone: str) -> list[str]:
+    """Notes naming the local calendar days that are entirely absent from a regular series."""
+    from .times import time_zone  # noqa: PLC0415
+
+    inserted = (records.source_line == 0) & records.flagged(QCFlag.MISSING) & ~np.isnat(records.time)
+    if not inserted.any():
+        return []
+    offset = time_zone(zone).utcoffset(None)
+    shift = np.timedelta64(int(offset.total_seconds()), "s") if offset is not None else np.timedelta64(0, "s")
+    days: dict[str, list[str]] = {}
+    for station, name, index in series_slices(records):
+        step = steps.get((station, name))
+        if not step or step > 86400:
+            continue
+        # Steps stamped at their end (01:00–24:00) belong to the day they end in, minus one step.
+        local = (records.time[index] + shift - np.timedelta64(int(step), "s")).astype("datetime64[D]")
+        gone = inserted[index]
+        for day in np.unique(local[gone]):
+            in_day = local == day
+            if np.all(gone[in_day]) and in_day.sum() >= 86400 // step:
+                days.setdefault(str(day), []).append(f"{station}/{name}")
+    return [f"whole day {day} ({zone}) missing from the record: {len(series)} series ({', '.join(series[:6])}"
+            f"{' …' if len(series) > 6 else ''})" for day, series in sorted(days.items())]
 
 
 def _catalogue() -> dict[str, float | None]:

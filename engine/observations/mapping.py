@@ -41,7 +41,8 @@ class QCSettings:
     differs from it by more than ``spike_sigma`` robust standard deviations (1.4826 MAD), more than
     ``spike_relative`` times the median, and more than ``spike_floor`` kg/m³. A flat line is at
     least ``flat_line_min_count`` identical consecutive values spanning ``flat_line_s`` seconds or
-    more. Gaps in a regular series are filled with ``missing`` rows when ``fill_missing``, at most
+    more, at least ``flat_line_min_steps`` resolution steps from zero. Gaps in a regular series are
+    filled with ``missing`` rows when ``fill_missing``, at most
     ``max_fill`` per gap (longer gaps are reported, not filled). ``limits`` overrides the catalogue's
     plausible ranges: ``{species: [low, high, unit]}``.
     """
@@ -52,6 +53,7 @@ class QCSettings:
     spike_floor: float = 20e-9
     flat_line_s: float = 12 * 3600.0
     flat_line_min_count: int = 4
+    flat_line_min_steps: float = 10.0
     fill_missing: bool = True
     max_fill: int = 10000
     limits: dict = field(default_factory=dict)

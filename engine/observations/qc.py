@@ -212,18 +212,27 @@ def flag_spikes(records: SensorRecords, settings: QCSettings, log: IssueLog) -> 
 
 
 def flag_flat_lines(records: SensorRecords, settings: QCSettings, zone: str, log: IssueLog) -> None:
-    """Flag runs of identical consecutive values lasting ``flat_line_s`` or longer."""
+    """Flag runs of identical consecutive values lasting ``flat_line_s`` or longer.
+
+    Only values at least ``flat_line_min_steps`` resolution steps from zero count: the resolution is
+    the smallest difference between distinct values of the series, and a reading of 0.003 ppm
+    published to 0.001 ppm repeats for hours on a working analyser.
+    """
     for station, species, rows in series_slices(records):
         rows = _usable(records, rows)
         if rows.size < settings.flat_line_min_count:
             continue
         values = records.value[rows]
+        steps = np.diff(np.unique(values))
+        # The published resolution: a value only a few steps above zero cannot show variation.
+        resolution = float(steps.min()) if steps.size else np.inf
         breaks = np.flatnonzero(np.diff(values) != 0) + 1
         starts = np.concatenate([[0], breaks])
         ends = np.concatenate([breaks, [values.size]])
         for a, b in zip(starts, ends):
             duration = (records.time[rows[b - 1]] - records.time[rows[a]]).astype("timedelta64[s]").astype(float)
-            if b - a >= settings.flat_line_min_count and duration >= settings.flat_line_s:
+            resolved = abs(values[a]) >= settings.flat_line_min_steps * resolution
+            if b - a >= settings.flat_line_min_count and duration >= settings.flat_line_s and resolved:
                 records.qc[rows[a:b]] |= np.uint16(QCFlag.FLAT_LINE)
                 log.add(QCFlag.FLAT_LINE, f"value unchanged for {settings.flat_line_s / 3600:g} h or longer",
                         int(records.source_line[rows[a]]), "value", count=int(b - a),
