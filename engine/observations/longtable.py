@@ -54,6 +54,11 @@ def write_long_csv(records: SensorRecords, path: str | Path, unit: str = "ug/m3"
     return atomic_write_text(path, buffer.getvalue())
 
 
+def _number(value: float) -> str:
+    """Shortest text that reads back to the same float; empty for NaN (unknown)."""
+    return repr(float(value)) if np.isfinite(value) else ""
+
+
 def write_station_csv(stations: StationTable, path: str | Path) -> Path:
     """Write the station table (``station_id, x, y, z_agl, crs[, averaging_s]``), atomically."""
     buffer = io.StringIO(newline="")
@@ -61,8 +66,8 @@ def write_station_csv(stations: StationTable, path: str | Path) -> Path:
     writer.writerow(("station_id", "x", "y", "z_agl", "crs", "averaging_s"))
     for k, name in enumerate(stations.station_id):
         window = stations.averaging_s[k]
-        writer.writerow((name, repr(float(stations.x[k])), repr(float(stations.y[k])), repr(float(stations.z_agl[k])),
-                         stations.crs, "" if not np.isfinite(window) else repr(float(window))))
+        writer.writerow((name, *(_number(getattr(stations, c)[k]) for c in ("x", "y", "z_agl")), stations.crs,
+                         _number(window)))
     return atomic_write_text(path, buffer.getvalue())
 
 

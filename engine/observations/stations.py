@@ -6,9 +6,9 @@ CSV columns (header required, one row per station):
 ``station_id``
     Name used by the records.
 ``x``, ``y`` (m, projected) or ``lon``, ``lat`` (degrees)
-    Position; ``crs`` names their CRS (``EPSG:5186``, ``EPSG:32652`` for UTM 52N, ``EPSG:4326`` for
-    lon/lat, ...). Positions are transformed into the grid's CRS (see
-    :mod:`engine.observations.projection`).
+    Position (both empty: unknown, kept but never sampled); ``crs`` names their CRS (``EPSG:5186``,
+    ``EPSG:32652`` for UTM 52N, ``EPSG:4326`` for lon/lat, ...). Positions are transformed into the
+    grid's CRS (see :mod:`engine.observations.projection`).
 ``z_agl``
     Inlet height above the ground (m); default 1.5 m, the breathing height when the column is absent.
 optional: ``crs`` (per row, else the ``crs`` argument, else EPSG:4326 for lon/lat), ``averaging_s``
@@ -102,8 +102,12 @@ def read_station_table(path: str | Path, crs: str | None = None, default_crs: st
                                    f"{name!r} is already defined on line {seen[name]}")
         seen[name] = line
         a, b = ("lon", "lat") if geographic else ("x", "y")
-        xs.append(_float(row[a].strip(), path, line, a, "degrees" if geographic else "m"))
-        ys.append(_float(row[b].strip(), path, line, b, "degrees" if geographic else "m"))
+        if not row[a].strip() and not row[b].strip():
+            xs.append(np.nan)  # position unknown: kept, and never sampled
+            ys.append(np.nan)
+        else:
+            xs.append(_float(row[a].strip(), path, line, a, "degrees" if geographic else "m"))
+            ys.append(_float(row[b].strip(), path, line, b, "degrees" if geographic else "m"))
         height = (row.get("z_agl") or "").strip()
         zs.append(_float(height, path, line, "z_agl", "m") if height else DEFAULT_HEIGHT)
         if zs[-1] < 0:
