@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path, atomic_write_text
+from ..errors import ConfigError
 from ..units import convert_concentration
 from .catalogue import species_info
 from .records import SensorRecords, StationTable
@@ -20,23 +21,30 @@ from .times import format_time
 HEADER = ("time", "station_id", "species", "value", "unit", "qc")
 
 
-def _values_in(records: SensorRecords, unit: str, molar_masses: dict | None) -> np.ndarray:
+def _values_in(records: SensorRecords, unit: str, molar_masses: dict | None) -> tuple[np.ndarray, np.ndarray]:
+    """Values in ``unit`` and the unit of each row: species without a molar mass (particles)
+    cannot be written as ppm/ppb and keep µg/m³."""
     out = np.full(len(records), np.nan)
+    units = np.full(len(records), unit, dtype=object)
     for name in np.unique(records.species.astype(str)) if len(records) else []:
         rows = records.species == name
         mass = (molar_masses or {}).get(name)
         if mass is None:
             info = species_info(name)
             mass = None if info is None else info.molar_mass
-        out[rows] = convert_concentration(records.value[rows], "kg/m3", unit, mass)
-    return out
+        try:
+            out[rows] = convert_concentration(records.value[rows], "kg/m3", unit, mass)
+        except ConfigError:
+            out[rows] = convert_concentration(records.value[rows], "kg/m3", "ug/m3")
+            units[rows] = "ug/m3"
+    return out, units
 
 
 def _columns(records: SensorRecords, unit: str, zone: str, molar_masses: dict | None):
-    values = _values_in(records, unit, molar_masses)
+    values, units = _values_in(records, unit, molar_masses)
     for k in range(len(records)):
         value = "" if not np.isfinite(values[k]) else repr(float(values[k]))
-        yield (format_time(records.time[k], zone), records.station_id[k], records.species[k], value, unit,
+        yield (format_time(records.time[k], zone), records.station_id[k], records.species[k], value, units[k],
                str(int(records.qc[k])))
 
 

@@ -225,7 +225,7 @@ def flag_flat_lines(records: SensorRecords, settings: QCSettings, zone: str, log
         values = records.value[rows]
         steps = np.diff(np.unique(values))
         # The published resolution: a value only a few steps above zero cannot show variation.
-        resolution = float(steps.min()) if steps.size else np.inf
+        resolution = float(steps.min()) if steps.size else 0.0  # one value throughout: nothing to resolve
         breaks = np.flatnonzero(np.diff(values) != 0) + 1
         starts = np.concatenate([[0], breaks])
         ends = np.concatenate([breaks, [values.size]])

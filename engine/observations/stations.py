@@ -29,12 +29,13 @@ from ..errors import ConfigError
 from ..grid import Grid
 from .flags import QCFlag
 from .projection import is_geographic, transform
+from .readers import ObservationFileError
 from .records import StationTable
 
 DEFAULT_HEIGHT = 1.5
 
 
-class StationFileError(ConfigError):
+class StationFileError(ObservationFileError):
     """A station table cannot be read; the message names file, line and column."""
 
 
