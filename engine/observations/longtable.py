@@ -15,7 +15,7 @@ from ..atomic import atomic_path, atomic_write_text
 from ..errors import ConfigError
 from ..units import convert_concentration
 from .catalogue import species_info
-from .records import SensorRecords, StationTable
+from .records import SensorRecords, StationTable, same_text
 from .times import format_time
 
 HEADER = ("time", "station_id", "species", "value", "unit", "qc")
@@ -26,8 +26,8 @@ def _values_in(records: SensorRecords, unit: str, molar_masses: dict | None) -> 
     cannot be written as ppm/ppb and keep µg/m³."""
     out = np.full(len(records), np.nan)
     units = np.full(len(records), unit, dtype=object)
-    for name in np.unique(records.species.astype(str)) if len(records) else []:
-        rows = records.species == name
+    for name in sorted(set(records.species.tolist())):
+        rows = same_text(records.species, name)
         mass = (molar_masses or {}).get(name)
         if mass is None:
             info = species_info(name)

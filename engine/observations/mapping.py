@@ -146,6 +146,13 @@ def load_mapping(mapping: str | Path | dict | IngestMapping | None) -> IngestMap
     data["notes"] = tuple(str(n) for n in (data.get("notes") or ()))
     data["rename"] = {str(k): str(v) for k, v in (data.get("rename") or {}).items()}
     data["species_names"] = {str(k): str(v) for k, v in (data.get("species_names") or {}).items()}
+    if data.get("timezone") is not None:
+        from .times import time_zone  # noqa: PLC0415
+
+        try:
+            time_zone(str(data["timezone"]))
+        except ValueError as exc:
+            raise ConfigError(f"{name}: timezone", str(exc)) from None
     try:
         return IngestMapping(name=name, columns=columns, qc=QCSettings(**qc), **data)
     except TypeError as exc:

@@ -19,7 +19,7 @@ from ..units import convert_concentration
 from .catalogue import species_info
 from .flags import UNUSABLE, QCFlag
 from .mapping import IngestMapping, QCSettings
-from .records import SensorRecords, StationTable
+from .records import SensorRecords, StationTable, same_text
 from .report import IssueLog
 from .times import format_time
 
@@ -42,9 +42,9 @@ def convert_units(species: np.ndarray, unit: np.ndarray, value: np.ndarray, qc: 
     catalogue's species (:mod:`engine.observations.catalogue`).
     """
     out = np.full(value.shape, np.nan)
-    keys = np.stack([species.astype(str), unit.astype(str)], axis=1) if value.size else np.zeros((0, 2), str)
-    for s_name, u_name in {tuple(k) for k in keys.tolist()}:
-        rows = (species == s_name) & (unit == u_name)
+    # Grouped as Python strings: NumPy's fixed-width str arrays would drop trailing NUL characters.
+    for s_name, u_name in sorted(set(zip(species.tolist(), unit.tolist()))):
+        rows = same_text(species, s_name) & same_text(unit, u_name)
         accepted = (s_name in known) if known is not None else species_info(s_name) is not None
         if not accepted:
             qc[rows] |= np.uint16(QCFlag.UNKNOWN_SPECIES)
@@ -67,6 +67,10 @@ def convert_units(species: np.ndarray, unit: np.ndarray, value: np.ndarray, qc: 
                 log.add(QCFlag.UNKNOWN_UNIT, f"{s_name}: {reason}", 0, "unit", example=u_name[:40],
                         count=int(sub.sum()))
     out[(qc & np.uint16(int(UNUSABLE))) != 0] = np.nan
+    unexplained = np.flatnonzero(np.isnan(out) & ((qc & np.uint16(int(UNUSABLE))) == 0))
+    for r in unexplained:  # never a NaN without a flag saying why
+        qc[r] |= np.uint16(QCFlag.UNPARSEABLE)
+        log.add(QCFlag.UNPARSEABLE, "value could not be converted", int(line[r]), "value")
     return out
 
 
@@ -74,14 +78,21 @@ def _same(array: np.ndarray, value: float) -> np.ndarray:
     return np.isnan(array) if np.isnan(value) else array == value
 
 
+def distinct(values: np.ndarray) -> list[str]:
+    """Distinct texts of an object array, sorted (as Python strings, NULs and all)."""
+    return sorted(set(values.tolist()))
+
+
 def series_slices(records: SensorRecords):
     """(station, species, row indices sorted by time) for every series with at least one time."""
+    groups: dict[tuple[str, str], list[int]] = {}
     ok = ~np.isnat(records.time)
-    keys = np.char.add(np.char.add(records.station_id.astype(str), "\x1f"), records.species.astype(str))
-    for key in np.unique(keys[ok]) if ok.any() else []:
-        rows = np.flatnonzero(ok & (keys == key))
+    for r, key in enumerate(zip(records.station_id.tolist(), records.species.tolist())):
+        if ok[r]:
+            groups.setdefault(key, []).append(r)
+    for (station, species) in sorted(groups):
+        rows = np.asarray(groups[(station, species)], dtype=np.int64)
         rows = rows[np.argsort(records.time[rows], kind="stable")]
-        station, species = key.split("\x1f", 1)
         yield station, species, rows
 
 
@@ -168,8 +179,8 @@ def _limits(species: str, settings: QCSettings, mass: float | None, t_k: float, 
 def flag_range(records: SensorRecords, settings: QCSettings, known: dict, t_k: float, p_pa: float,
                log: IssueLog) -> None:
     """Flag values below or above the species' plausible range."""
-    for name in np.unique(records.species.astype(str)) if len(records) else []:
-        rows = np.flatnonzero((records.species == name) & np.isfinite(records.value))
+    for name in distinct(records.species):
+        rows = np.flatnonzero(same_text(records.species, name) & np.isfinite(records.value))
         if rows.size == 0:
             continue
         try:
@@ -243,8 +254,8 @@ def flag_flat_lines(records: SensorRecords, settings: QCSettings, zone: str, log
 def flag_stations(records: SensorRecords, stations: StationTable, table_given: bool, log: IssueLog) -> None:
     """OR each station's flags into its rows; flag rows of stations absent from a given table."""
     index = {name: n for n, name in enumerate(stations.station_id)}
-    for name in np.unique(records.station_id.astype(str)) if len(records) else []:
-        rows = records.station_id == name
+    for name in distinct(records.station_id):
+        rows = same_text(records.station_id, name)
         n = index.get(name)
         if n is None:
             if table_given:
@@ -269,7 +280,7 @@ def check_header_claims(records: SensorRecords, mapping: IngestMapping, raw_valu
     for column, spec in mapping.columns.items():
         if not spec.header_says:
             continue
-        values = raw_values[(raw_species == spec.species) & np.isfinite(raw_values)]
+        values = raw_values[same_text(raw_species, spec.species) & np.isfinite(raw_values)]
         claimed, mapped = species_info(spec.header_says), species_info(spec.species)
         text = f"column {column!r}: header says {spec.header_says}, mapped to {spec.species} ({spec.unit})"
         if values.size and claimed is not None and claimed.unit == spec.unit:

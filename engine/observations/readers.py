@@ -126,8 +126,8 @@ def _csv_rows(text: str, path: Path):
             return
         except csv.Error as exc:
             raise ObservationFileError(f"{path.name}: line {reader.line_num}", f"malformed CSV: {exc}") from None
-        if not row or all(not cell.strip() for cell in row):
-            continue  # blank lines carry nothing
+        if not row:
+            continue  # an empty line carries nothing; a line of empty fields is a row (flagged)
         if len(row) != len(header):
             first = header[len(row)] if len(row) < len(header) else f"(extra field {len(row)})"
             raise ObservationFileError(

@@ -16,6 +16,17 @@ from .flags import QCFlag
 _NAT = np.datetime64("NaT", "s")
 
 
+def same_text(values: np.ndarray, text: str) -> np.ndarray:
+    """Boolean mask of ``values == text`` compared as Python strings (NumPy would turn ``text``
+    into a fixed-width str and drop trailing NUL characters)."""
+    return np.fromiter((v == text for v in values.tolist()), dtype=bool, count=len(values))
+
+
+def _ranks(values: np.ndarray) -> np.ndarray:
+    rank = {v: k for k, v in enumerate(sorted(set(values.tolist())))}
+    return np.asarray([rank[v] for v in values.tolist()], dtype=np.int64)
+
+
 def _texts(values, n: int | None = None) -> np.ndarray:
     array = np.asarray(values if values is not None else [], dtype=object)
     out = np.array([str(v) for v in array.ravel()], dtype=object)
@@ -87,7 +98,7 @@ class StationTable:
 
     def index(self, station_id: str) -> int:
         """Position of ``station_id`` in the table (KeyError naming the known ones if absent)."""
-        matches = np.flatnonzero(self.station_id == str(station_id))
+        matches = np.flatnonzero(same_text(self.station_id, str(station_id)))
         if matches.size == 0:
             raise KeyError(f"no station {station_id!r}; stations: {', '.join(self.station_id)}")
         return int(matches[0])
@@ -164,7 +175,8 @@ class SensorRecords:
         """Rows ordered by station, species, then time (NaT last), stably."""
         stamp = self.time.astype(np.int64)
         stamp = np.where(np.isnat(self.time), np.iinfo(np.int64).max, stamp)
-        order = np.lexsort((stamp, self.species.astype(str), self.station_id.astype(str)))
+        # Ranks of the Python strings: NumPy str arrays would drop trailing NUL characters.
+        order = np.lexsort((stamp, _ranks(self.species), _ranks(self.station_id)))
         return self.select(order)
 
     def seconds_since(self, start: np.datetime64 | str) -> np.ndarray:
