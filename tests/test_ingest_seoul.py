@@ -64,3 +64,16 @@ def _mapping_without_encoding():
     mapping = yaml.safe_load((ROOT / "conf/ingest/seoul_daily.yaml").read_text(encoding="utf-8"))
     mapping.pop("encoding")
     return mapping
+
+
+def test_hourly_duplicated_and_missing_days_of_december_2019_are_reported():
+    records, report = read_sensor_records(DATA / "hourly_2019-11-30_2019-12-08.csv",
+                                          mapping=ROOT / "conf/ingest/seoul_hourly.yaml")
+    assert report.rows_read == 216 * 6 and report.rows_inserted == 24 * 6
+    duplicates = report.issues_with("duplicate_time")
+    assert [d.reason for d in duplicates] == ["same station, species and time as an earlier row, same value"]
+    assert duplicates[0].count == 24 * 6 and duplicates[0].lines[:2] == [27, 29]  # 2019-12-01 01:00, 02:00
+    assert any(n.startswith("whole day 2019-12-07 (+09:00) missing from the record: 6 series") for n in report.notes)
+    # the first of each pair stays good, so the day is still usable
+    december_1 = (records.time >= np.datetime64("2019-11-30T16:00")) & (records.time < np.datetime64("2019-12-01T16:00"))
+    assert records.good[december_1].sum() == 24 * 6 and records.flagged(QCFlag.DUPLICATE_TIME)[december_1].sum() == 144

@@ -100,11 +100,18 @@ def flag_duplicates(records: SensorRecords, log: IssueLog) -> None:
     """Flag every row after the first with the same station, species and time."""
     for station, species, rows in series_slices(records):
         times = records.time[rows]
-        repeated = rows[1:][times[1:] == times[:-1]]
-        for r in repeated:
+        first = rows[0]
+        for k in range(1, rows.size):
+            if times[k] != times[k - 1]:
+                first = rows[k]
+                continue
+            r = rows[k]
             records.qc[r] |= np.uint16(QCFlag.DUPLICATE_TIME)
-            log.add(QCFlag.DUPLICATE_TIME, "same station, species and time as an earlier row",
-                    int(records.source_line[r]), "time", series=f"{station}/{species}")
+            a, b = records.value[first], records.value[r]
+            same = (a == b) or (np.isnan(a) and np.isnan(b))
+            log.add(QCFlag.DUPLICATE_TIME, "same station, species and time as an earlier row, "
+                    + ("same value" if same else "different value"), int(records.source_line[r]), "time",
+                    series=f"{station}/{species}")
 
 
 def regular_step(times: np.ndarray, given: float | None) -> float | None:

@@ -151,7 +151,8 @@ class QCReport:
             lines.append("Stations:")
             for s in self.stations:
                 where = "" if s.get("x") is None else f" at x={s['x']:.1f} m, y={s['y']:.1f} m, z={s['z_agl']:g} m"
-                lines.append(f"- {s['station_id']}{where}: {', '.join(s['flags']) or 'ok'}")
+                state = ", ".join(s["flags"]) or ("ok" if s.get("x") is not None else "position unknown")
+                lines.append(f"- {s['station_id']}{where}: {state}")
             lines.append("")
         lines.append("Series (station / species: rows, good, first – last, step):")
         for s in self.series:
