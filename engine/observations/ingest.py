@@ -174,7 +174,7 @@ def read_sensor_records(records: str | Path | Sequence[str | Path], stations: st
         notes.append(f"ppm/ppb converted to kg/m³ at {mapping.temperature_k:g} K and {mapping.pressure_pa:g} Pa "
                      "unless a row gives temperature_k/pressure_pa")
     report = QCReport.from_qc(result.qc, sources=rows.sources, rows_read=n,
-                              rows_inserted=int(np.count_nonzero(result.source_line == 0)) - _zero_lines(line),
+                              rows_inserted=len(result) - n,  # nothing is dropped
                               issues=rows.log.issues, notes=notes)
     report.stations = [{"station_id": str(s), "x": _num(table.x[k]), "y": _num(table.y[k]),
                         "z_agl": _num(table.z_agl[k]),
@@ -222,10 +222,6 @@ def _catalogue() -> dict[str, float | None]:
     from .catalogue import SPECIES  # noqa: PLC0415
 
     return {name: info.molar_mass for name, info in SPECIES.items()}
-
-
-def _zero_lines(line: np.ndarray) -> int:
-    return int(np.count_nonzero(line == 0))
 
 
 def _num(value: float) -> float | None:
