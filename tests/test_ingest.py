@@ -168,6 +168,14 @@ def test_long_table_round_trips_through_csv_hdf5_and_parquet(tmp_path):
         # ppb ↔ kg/m³ twice: a few float64 roundings, far below 1e-12
         np.testing.assert_allclose(again.value, original.value, rtol=1e-12, equal_nan=True)
         assert np.array_equal(again.qc, original.qc), suffix
+    # the HDF5 file carries its station table
+    stations = StationTable(["a", "b"], [380100.0, 380200.0], [180100.0, 180300.0], [2.0, 3.5], "EPSG:5186",
+                            averaging_s=[60.0, 3600.0])
+    placed, _ = read_sensor_records(write(tmp_path, text), stations=stations)
+    again, _ = read_sensor_records(write_long_hdf5(placed, tmp_path / "placed.h5"))
+    np.testing.assert_array_equal(again.stations.positions, stations.positions)
+    np.testing.assert_array_equal(again.stations.averaging_s, [60.0, 3600.0])
+    assert again.stations.crs == "EPSG:5186" and again.qc.tolist() == placed.qc.tolist()
 
 
 def test_parquet_is_read_when_pyarrow_is_installed(tmp_path):

@@ -114,3 +114,21 @@ def test_callback_window_mean_follows_exponential_decay():
     # are 100 m (> 6 diffusion lengths of sqrt(0.5 * 900) = 21 m) from the sensor.
     assert mean == pytest.approx(exact, rel=1e-4)
     assert len(callback.average.times) == model.iteration + 1
+
+
+def test_windowed_operator_passes_the_dot_product_test_over_a_state_history():
+    # A q = mean over each window of H q(t_k); Aᵀ w = Σ_k Hᵀ (c_k w): checked with random histories.
+    grid = grid_with_building("float64")
+    operator = ObservationOperator(grid, stations(), ["SO2"], averaging_s=[0.0, 30.0, 90.0, 200.0, 45.0])
+    average = operator.window_average()
+    rng = np.random.default_rng(3)
+    times = np.cumsum(rng.uniform(5.0, 25.0, 14))
+    history = rng.random((times.size, 2, 1) + grid.shape)
+    for t, q in zip(times, history):
+        average.add(t, operator.sample(q))
+    end = times[-1] - 7.0
+    w = rng.random((2, 1, operator.n_sensors))
+    left = float(np.sum(average.mean(end) * w))
+    spread = average.adjoint(w, end)
+    right = sum(float(np.sum(q * operator.adjoint(spread[k]))) for k, q in enumerate(history))
+    assert left == pytest.approx(right, rel=1e-12)

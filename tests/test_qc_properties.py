@@ -145,3 +145,26 @@ def test_unknown_units_are_flagged_with_the_unit_named(tmp_path, unit, name):
         return
     assert records.flagged(QCFlag.UNKNOWN_UNIT).all() and np.isnan(records.value).all()
     assert report.issues_with("unknown_unit")[0].examples
+
+
+WIDE_MAPPING = {"layout": "wide", "timezone": "+09:00", "time_column": "일시", "station": "city",
+                "columns": {"오존": {"species": "O3", "unit": "ppm"}, "미세먼지": {"species": "PM10", "unit": "ug/m3"}}}
+
+
+@SETTINGS
+@given(st.lists(st.tuples(times, values, values), max_size=20))
+def test_wide_files_through_a_mapping_end_in_flags(tmp_path, cells):
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    writer.writerow(["일시", "오존", "미세먼지"])
+    writer.writerows(cells)
+    path = tmp_path / "wide.csv"
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    try:
+        records, report = read_sensor_records(path, mapping=WIDE_MAPPING)
+    except ObservationFileError as exc:  # a header alone is refused by name
+        assert not cells and str(exc).startswith("wide.csv: line 1")
+        return
+    assert report.rows_read == 2 * len(cells) and len(records) == report.rows_read + report.rows_inserted
+    assert np.all(np.isfinite(records.value[records.good]))
+    assert np.all(np.isnan(records.value[(records.qc & np.uint16(int(UNUSABLE))) != 0]))

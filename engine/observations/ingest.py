@@ -52,7 +52,9 @@ def _read_raw(paths: Sequence[Path], mapping: IngestMapping, rows: RawRows, star
                 stations_from_file.append(table)
                 species_from_file.update(masses)
             else:
-                read_long_hdf5(path, mapping, rows)
+                table = read_long_hdf5(path, mapping, rows)
+                if table is not None:
+                    stations_from_file.append(table)
         elif suffix in (".parquet", ".pq"):
             read_parquet(path, mapping, rows)
         elif mapping.layout == "wide":
@@ -60,6 +62,25 @@ def _read_raw(paths: Sequence[Path], mapping: IngestMapping, rows: RawRows, star
         else:
             read_long_csv(path, mapping, rows)
     return stations_from_file, species_from_file
+
+
+def merge_tables(tables: list[StationTable], crs: str | None) -> StationTable:
+    """One table from those the files carried (first definition of a name wins), in ``crs``."""
+    from .projection import transform  # noqa: PLC0415
+
+    target = crs or tables[0].crs
+    parts = []
+    for t in tables:
+        x, y = t.x, t.y
+        if t.crs not in ("local", target) and target != "local":
+            x, y = transform(x, y, t.crs, target, where="stations.crs")
+        parts.append(StationTable(t.station_id, x, y, t.z_agl, target, t.averaging_s, t.qc, t.lon, t.lat))
+    seen: set[str] = set()
+    keep = [(k, n) for k, part in enumerate(parts) for n, name in enumerate(part.station_id)
+            if not (name in seen or seen.add(name))]
+    pick = lambda attr: np.asarray([getattr(parts[k], attr)[n] for k, n in keep])  # noqa: E731
+    return StationTable(np.asarray([parts[k].station_id[n] for k, n in keep], dtype=object), pick("x"), pick("y"),
+                        pick("z_agl"), target, pick("averaging_s"), pick("qc"), pick("lon"), pick("lat"))
 
 
 def read_sensor_records(records: str | Path | Sequence[str | Path], stations: str | Path | StationTable | None = None,
@@ -117,7 +138,7 @@ def read_sensor_records(records: str | Path | Sequence[str | Path], stations: st
     elif stations is not None:
         table = read_station_table(stations, crs=target_crs, encoding="utf-8-sig")
     elif run_stations:
-        table = run_stations[0]
+        table = merge_tables(run_stations, target_crs)
         table_given = True
     else:
         names = list(dict.fromkeys(rows.station_id))

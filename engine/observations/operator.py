@@ -222,6 +222,13 @@ class WindowAverage:
         times = self.times
         return np.stack([_quadrature(times, end - w, end) for w in self.averaging_s], axis=1)
 
+    def adjoint(self, weights: np.ndarray, end: float) -> np.ndarray:
+        """Transpose of :meth:`mean`: sensor-space ``weights`` ``(member, species, sensor)`` spread
+        over the stored samples, ``(sample, member, species, sensor)``; each slice then goes
+        through :meth:`ObservationOperator.adjoint`."""
+        c = self.time_weights(end)
+        return c[:, None, None, :] * np.asarray(weights, dtype=np.float64)[None]
+
     def mean(self, end: float) -> np.ndarray:
         """``(member, species, sensor)`` means over the windows ending at ``end`` (s)."""
         weights = self.time_weights(end)

@@ -236,10 +236,13 @@ def read_wide_csv(path: Path, mapping: IngestMapping, rows: RawRows) -> None:
         raise ObservationFileError(f"{path.name}: line 1", "no records (an empty file or a header alone)")
 
 
-def read_long_hdf5(path: Path, mapping: IngestMapping, rows: RawRows) -> None:
+def read_long_hdf5(path: Path, mapping: IngestMapping, rows: RawRows):
     """Rows of a long-schema HDF5 file: a group ``/records`` of equal-length datasets ``time`` (ISO
-    text), ``station_id``, ``species``, ``unit`` (text), ``value``, optional ``qc``."""
+    text), ``station_id``, ``species``, ``unit`` (text), ``value``, optional ``qc``; and, when the
+    file has one, its ``/stations`` table (returned as a :class:`StationTable`, else None)."""
     import h5py  # noqa: PLC0415
+
+    from .records import StationTable  # noqa: PLC0415
 
     rows.sources.append(str(path))
     with h5py.File(path, "r") as f:
@@ -251,7 +254,14 @@ def read_long_hdf5(path: Path, mapping: IngestMapping, rows: RawRows) -> None:
         if missing:
             raise ObservationFileError(f"{path.name}: /records", f"lacks the dataset(s) {', '.join(missing)}")
         columns = {c: (g[c].asstr()[...] if g[c].dtype.kind in "OS" else g[c][...]) for c in g}
+        table = None
+        if "stations" in f and {"station_id", "x", "y", "z_agl"} <= set(f["stations"]):
+            t = f["stations"]
+            table = StationTable(t["station_id"].asstr()[...], t["x"][...], t["y"][...], t["z_agl"][...],
+                                 str(t.attrs.get("crs", "local")),
+                                 averaging_s=t["averaging_s"][...] if "averaging_s" in t else None)
     _rows_from_columns(columns, path, mapping, rows)
+    return table
 
 
 def read_parquet(path: Path, mapping: IngestMapping, rows: RawRows) -> None:
