@@ -187,10 +187,24 @@ def test_parquet_is_read_when_pyarrow_is_installed(tmp_path):
 
 def test_values_on_a_time_species_station_grid_skip_flagged_rows(tmp_path):
     text = HEADER + hourly("a", "NO2", [0.02, 0.03], unit="ppm") + hourly("b", "NO2", [0.04, "bad"], unit="ppm")
-    records, _ = read_sensor_records(write(tmp_path, text),
-                                     stations=StationTable(["a", "b"], [0, 1], [0, 1], [2, 2], "EPSG:5186"))
+    table = StationTable(["a", "b"], [0, 1], [0, 1], [2, 2], "EPSG:5186")
+    records, _ = read_sensor_records(write(tmp_path, text), stations=table)
     times, values = records.to_array(species=["NO2"])
     assert values.shape == (2, 1, 2) and np.isnan(values[1, 0, 1]) and np.isfinite(values[1, 0, 0])
+    assert values[0, 0, 1] == records.value[(records.station_id == "b") & records.good][0]
+    assert times[0] == np.datetime64("2024-04-30T15:00:00")
+
+
+def test_a_station_without_a_position_flags_its_rows_and_the_callers_table_is_left_alone(tmp_path):
+    text = HEADER + hourly("a", "NO2", [0.02], unit="ppm") + hourly("b", "NO2", [0.03], unit="ppm")
+    grid = Grid(10, 10, 10.0, 10.0, [0, 5, 10], crs="EPSG:5186", backend="numpy")
+    table = StationTable(["a", "b"], [50.0, np.nan], [50.0, np.nan], [2.0, 2.0], "EPSG:5186")
+    records, report = read_sensor_records(write(tmp_path, text), stations=table, grid=grid)
+    assert records.flagged(QCFlag.UNKNOWN_STATION).tolist() == [False, True]
+    assert report.issues_with("unknown_station")[0].reason == "station has no position in the station table"
+    outside = StationTable(["a"], [500.0], [50.0], [2.0], "EPSG:5186")
+    read_sensor_records(write(tmp_path, text), stations=outside, grid=grid)
+    assert outside.qc.tolist() == [0]  # flagged on the copy read_sensor_records made
 
 
 def test_report_is_written_as_json_text_and_html(tmp_path):

@@ -37,7 +37,7 @@ class QCFlag(enum.IntFlag):
     UNKNOWN_SPECIES = 1 << 8
     #: A field could not be read: text in a number, a time without a parseable date or offset.
     UNPARSEABLE = 1 << 9
-    #: The station is not in the station table (no position).
+    #: The station is not in the station table, or has no position there.
     UNKNOWN_STATION = 1 << 10
     #: Flagged upstream (a non-zero ``qc`` in the input that this reader does not interpret).
     UPSTREAM = 1 << 11

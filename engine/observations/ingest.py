@@ -134,7 +134,7 @@ def read_sensor_records(records: str | Path | Sequence[str | Path], stations: st
     target_crs = grid.crs if grid is not None else crs
     table_given = stations is not None
     if isinstance(stations, StationTable):
-        table = stations
+        table = stations.subset(np.arange(len(stations)))  # a copy: the checks flag it in place
     elif stations is not None:
         table = read_station_table(stations, crs=target_crs, encoding="utf-8-sig")
     elif run_stations:

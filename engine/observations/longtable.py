@@ -81,7 +81,9 @@ def write_station_csv(stations: StationTable, path: str | Path) -> Path:
 
 def write_long_hdf5(records: SensorRecords, path: str | Path, unit: str = "ug/m3", zone: str = "+00:00",
                     molar_masses: dict | None = None, attributes: dict | None = None) -> Path:
-    """Write ``/records`` (long-schema columns) and ``/stations`` to HDF5, atomically."""
+    """Write ``/records`` (long-schema columns) and, when any station has a position, ``/stations``
+    (``station_id``, ``x``, ``y``, ``z_agl``, ``averaging_s``, ``qc``; attribute ``crs``) to HDF5,
+    atomically."""
     import h5py  # noqa: PLC0415
 
     strings = h5py.string_dtype()
@@ -93,18 +95,20 @@ def write_long_hdf5(records: SensorRecords, path: str | Path, unit: str = "ug/m3
                 column = [r[n] for r in rows]
                 if name == "value":
                     g.create_dataset(name, data=np.asarray([float(v) if v else np.nan for v in column]))
-                    g[name].attrs["units"] = unit
+                    g[name].attrs["units"] = "per row: see the unit dataset"
                 elif name == "qc":
                     g.create_dataset(name, data=np.asarray(records.qc, dtype=np.uint16))
                 else:
                     g.create_dataset(name, data=np.asarray(column, dtype=object), dtype=strings)
-            s = f.create_group("stations")
-            s.attrs["crs"] = records.stations.crs
-            s.create_dataset("station_id", data=np.asarray(records.stations.station_id, dtype=object), dtype=strings)
-            for name in ("x", "y", "z_agl", "averaging_s"):
-                s.create_dataset(name, data=getattr(records.stations, name))
-                s[name].attrs["units"] = "s" if name == "averaging_s" else "m"
-            s.create_dataset("qc", data=records.stations.qc)
+            if np.isfinite(records.stations.x).any():  # a table without positions carries nothing
+                s = f.create_group("stations")
+                s.attrs["crs"] = records.stations.crs
+                s.create_dataset("station_id", data=np.asarray(records.stations.station_id, dtype=object),
+                                 dtype=strings)
+                for name in ("x", "y", "z_agl", "averaging_s"):
+                    s.create_dataset(name, data=getattr(records.stations, name))
+                    s[name].attrs["units"] = "s" if name == "averaging_s" else "m"
+                s.create_dataset("qc", data=records.stations.qc)
             for key, value in (attributes or {}).items():
                 f.attrs[key] = value
     return Path(path)

@@ -270,6 +270,10 @@ def flag_stations(records: SensorRecords, stations: StationTable, table_given: b
                 log.add(QCFlag.UNKNOWN_STATION, "station not in the station table", 0, "station_id",
                         example=name[:40], count=int(rows.sum()))
             continue
+        if table_given and not np.all(np.isfinite([stations.x[n], stations.y[n], stations.z_agl[n]])):
+            records.qc[rows] |= np.uint16(QCFlag.UNKNOWN_STATION)
+            log.add(QCFlag.UNKNOWN_STATION, "station has no position in the station table", 0, "station_id",
+                    example=name[:40], count=int(rows.sum()))
         if stations.qc[n]:
             records.qc[rows] |= np.uint16(stations.qc[n])
             for flag in (QCFlag.OUTSIDE_DOMAIN, QCFlag.INSIDE_BUILDING):
