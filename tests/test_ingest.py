@@ -193,6 +193,8 @@ def test_values_on_a_time_species_station_grid_skip_flagged_rows(tmp_path):
     assert values.shape == (2, 1, 2) and np.isnan(values[1, 0, 1]) and np.isfinite(values[1, 0, 0])
     assert values[0, 0, 1] == records.value[(records.station_id == "b") & records.good][0]
     assert times[0] == np.datetime64("2024-04-30T15:00:00")
+    assert records.station_index().tolist() == [0, 0, 1, 1]
+    assert records.seconds_since("2024-05-01T00:00+09:00").tolist() == [0.0, 3600.0, 0.0, 3600.0]
 
 
 def test_a_station_without_a_position_flags_its_rows_and_the_callers_table_is_left_alone(tmp_path):

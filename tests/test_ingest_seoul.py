@@ -28,6 +28,7 @@ def test_hourly_city_average_missing_day_and_mislabelled_column_are_reported():
     # "2020-02-26 01:00" KST is 2020-02-25 16:00 UTC; "2020-03-03 24:00" is 2020-03-03 15:00 UTC
     assert records.time.min() == np.datetime64("2020-02-25T16:00:00")
     assert records.time.max() == np.datetime64("2020-03-03T15:00:00")
+    assert records.stations.averaging_s.tolist() == [3600.0]  # hourly means ending at their stamp
     # first row (file line 2): PM2.5 = 2 µg/m³; NO2 0.021 ppm at 25 °C = 39.5 µg/m³
     first = (records.species == "PM2.5") & (records.source_line == 2)
     assert records.value[first][0] == pytest.approx(2e-9, rel=1e-15)
@@ -50,7 +51,9 @@ def test_daily_cp949_station_file_reads_through_its_mapping():
     # empty cells are missing values, reported under their Korean column
     by_column = {i.column: i.count for i in report.issues_with("missing")}
     assert by_column["이산화질소농도(ppm)"] == 21 and by_column["일산화탄소농도(ppm)"] == 20
-    assert records.time.min() == np.datetime64("2019-12-31T15:00:00")  # 2020-01-01 00:00 KST
+    # the mean of 1 January 2020 (KST) is stamped at the end of its day: 2020-01-02 00:00 KST
+    assert records.time.min() == np.datetime64("2020-01-01T15:00:00")
+    assert np.all(records.stations.averaging_s == 86400.0)
 
 
 def test_daily_file_read_as_utf8_is_refused_with_line_column_and_the_encoding_to_use():

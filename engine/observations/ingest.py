@@ -146,6 +146,8 @@ def read_sensor_records(records: str | Path | Sequence[str | Path], stations: st
         table = StationTable(np.asarray(names, dtype=object), nan, nan, nan, target_crs or "local")
         rows.notes.append("no station table: station positions are unknown (NaN), so the domain and building "
                           "checks were not made")
+    if mapping.averaging_s is not None:
+        table.averaging_s = np.where(np.isnan(table.averaging_s), mapping.averaging_s, table.averaging_s)
     if grid is not None:
         if table.crs not in ("local", grid.crs) and len(table):
             raise ConfigError("stations.crs", f"stations are in {table.crs}, the grid in {grid.crs}")
@@ -180,8 +182,10 @@ def read_sensor_records(records: str | Path | Sequence[str | Path], stations: st
 
     notes = list(mapping.notes)
     if mapping.name != "long schema":
+        shift = f", times shifted by {mapping.time_shift_s:g} s" if mapping.time_shift_s else ""
+        window = f", values are {mapping.averaging_s:g}-s means ending at their time" if mapping.averaging_s else ""
         notes.insert(0, f"mapping {mapping.name}: {mapping.layout} layout, encoding {mapping.encoding}, "
-                        f"times without offset taken as {mapping.timezone or 'refused'}")
+                        f"times without offset taken as {mapping.timezone or 'refused'}{shift}{window}")
     if mapping.columns:
         translated = [f"{mapping.time_column} → time"]
         translated.append(f"{mapping.station_column} → station_id" if mapping.station is None

@@ -16,6 +16,9 @@ Keys (all optional except where a layout needs them)::
       이산화탄소: {species: NO2, unit: ppm, header_says: CO2, note: "..."}
     ignore: [""]               # columns deliberately not read (listed in the report)
     interval_s: 3600           # the expected record step (else the commonest step is used)
+    averaging_s: 3600          # each value is a mean over this window, ending at its time stamp
+    time_shift_s: 0            # added to every time, e.g. 86400 when a daily mean is stamped at
+                               # the start of its day (times mark the end of the averaging window)
     temperature_k: 298.15      # conditions of ppm/ppb values (default 25 °C, 1 atm)
     pressure_pa: 101325.0
     qc: {spike_sigma: 6, flat_line_s: 43200, ...}   # see QCSettings
@@ -87,6 +90,8 @@ class IngestMapping:
     columns: dict = field(default_factory=dict)
     ignore: tuple = ()
     interval_s: float | None = None
+    averaging_s: float | None = None
+    time_shift_s: float = 0.0
     temperature_k: float = 298.15
     pressure_pa: float = 101325.0
     qc: QCSettings = field(default_factory=QCSettings)
@@ -142,6 +147,14 @@ def load_mapping(mapping: str | Path | dict | IngestMapping | None) -> IngestMap
         columns[str(column)] = WideColumn(**{k: (str(v) if v is not None else None) for k, v in spec.items()})
     if layout == "wide" and not columns:
         raise ConfigError(f"{name}: columns", "a wide layout needs at least one species column")
+    for key in ("averaging_s", "time_shift_s", "interval_s"):
+        if data.get(key) is not None:
+            try:
+                data[key] = float(data[key])
+            except (TypeError, ValueError):
+                raise ConfigError(f"{name}: {key}", f"must be a number of seconds, got {data[key]!r}") from None
+    if data.get("averaging_s") is not None and data["averaging_s"] < 0:
+        raise ConfigError(f"{name}: averaging_s", f"must be >= 0 s, got {data['averaging_s']}")
     data["ignore"] = tuple(str(c) for c in (data.get("ignore") or ()))
     data["notes"] = tuple(str(n) for n in (data.get("notes") or ()))
     data["rename"] = {str(k): str(v) for k, v in (data.get("rename") or {}).items()}

@@ -102,7 +102,8 @@ def _time(text: str, mapping: IngestMapping, rows: RawRows, line: int, column: s
         rows.log.add(QCFlag.UNPARSEABLE, "empty time", line, column)
         return _NAT, QCFlag.UNPARSEABLE
     try:
-        return parse_time(text, mapping.timezone, mapping.time_format), 0
+        stamp = parse_time(text, mapping.timezone, mapping.time_format)
+        return stamp + np.timedelta64(int(mapping.time_shift_s), "s"), 0
     except (ValueError, OverflowError) as exc:
         reason = "time without a UTC offset" if "UTC offset" in str(exc) else "unreadable time"
         rows.log.add(QCFlag.UNPARSEABLE, reason, line, column, example=str(text)[:40])

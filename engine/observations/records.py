@@ -179,6 +179,12 @@ class SensorRecords:
         order = np.lexsort((stamp, _ranks(self.species), _ranks(self.station_id)))
         return self.select(order)
 
+    def station_index(self) -> np.ndarray:
+        """Index of each row's station in :attr:`stations` (-1 where the table lacks it)."""
+        lookup = {name: n for n, name in enumerate(self.stations.station_id.tolist())}
+        return np.fromiter((lookup.get(name, -1) for name in self.station_id.tolist()), dtype=np.int64,
+                           count=len(self))
+
     def seconds_since(self, start: np.datetime64 | str) -> np.ndarray:
         """Time of each row in seconds after ``start`` (a UTC ``datetime64`` or ISO text with offset)."""
         from .times import parse_time  # noqa: PLC0415
