@@ -80,7 +80,8 @@ def test_unusable_stations_are_refused_by_name():
     assert any("wall" in m and "inside a building" in m for m in messages)
     with pytest.raises(ConfigError, match="out .*outside_domain.*wall .*inside_building"):
         ObservationOperator(grid, table, ["T"])
-    assert ObservationOperator(grid, table.subset(table.qc == 0), ["T"]).n_sensors == 1
+    assert table.usable.tolist() == [True, False, False]
+    assert ObservationOperator(grid, table.subset(table.usable), ["T"]).n_sensors == 1
 
 
 def test_window_mean_is_exact_for_a_signal_linear_in_time_and_its_weights_are_its_adjoint():

@@ -4,7 +4,7 @@ observation operator that reads the model state at the sensors.
 Read top to bottom::
 
     records, report = read_sensor_records("records.csv", stations="stations.csv", grid=grid)
-    usable = records.stations.subset(records.stations.qc == 0)
+    usable = records.stations.subset(records.stations.usable)
     H = ObservationOperator(grid, usable, model.species_names, averaging_s=600)
     predicted = H.sample(model.state)          # (member, species, sensor), kg/m³
 

@@ -36,7 +36,7 @@ class ObservationOperator:
     stations:
         Sensor positions (``x``, ``y`` m in the grid's CRS, ``z_agl`` m above the domain bottom).
         Every station must be usable: inside the domain and not in a solid cell (select them with
-        ``stations.subset(stations.qc == 0)`` after :func:`~engine.observations.check_stations`).
+        ``stations.subset(stations.usable)`` after :func:`~engine.observations.check_stations`).
     species_names:
         Names along the state's species axis, in order.
     averaging_s:
@@ -59,7 +59,7 @@ class ObservationOperator:
         if bad or unknown:
             raise ConfigError("observations.stations",
                               f"cannot sample {', '.join(bad + [u + ' (no position)' for u in unknown])}; "
-                              "keep only usable stations: stations.subset(stations.qc == 0)")
+                              "keep only usable stations: stations.subset(stations.usable)")
         if stations.crs not in ("local", grid.crs) and len(stations):
             raise ConfigError("observations.stations", f"stations are in {stations.crs}, the grid in {grid.crs}")
         self.grid = grid

@@ -96,6 +96,11 @@ class StationTable:
         """``(n, 3)`` array of ``x, y, z_agl`` (m)."""
         return np.stack([self.x, self.y, self.z_agl], axis=1)
 
+    @property
+    def usable(self) -> np.ndarray:
+        """Boolean mask of stations an observation operator can sample: a position, no flag."""
+        return (self.qc == 0) & np.isfinite(self.x) & np.isfinite(self.y) & np.isfinite(self.z_agl)
+
     def index(self, station_id: str) -> int:
         """Position of ``station_id`` in the table (KeyError naming the known ones if absent)."""
         matches = np.flatnonzero(same_text(self.station_id, str(station_id)))
