@@ -198,7 +198,7 @@ def flag_range(records: SensorRecords, settings: QCSettings, known: dict, t_k: f
         for r in bad:
             records.qc[r] |= np.uint16(QCFlag.RANGE)
             log.add(QCFlag.RANGE, f"{name} outside {low * 1e9:g}–{high * 1e9:g} µg/m³", int(records.source_line[r]),
-                    "value", example=f"{records.value[r] * 1e9:.4g} µg/m³",
+                    "value", example=f"{float(records.value[r]) * 1e9:.4g} µg/m³",
                     series=f"{records.station_id[r]}/{name}")
 
 
@@ -226,7 +226,8 @@ def flag_spikes(records: SensorRecords, settings: QCSettings, log: IssueLog) -> 
         for r, v, m in zip(rows[deviation > threshold], values[deviation > threshold], median[deviation > threshold]):
             records.qc[r] |= np.uint16(QCFlag.SPIKE)
             log.add(QCFlag.SPIKE, "far from the running median of its neighbours", int(records.source_line[r]),
-                    "value", example=f"{v * 1e9:.4g} vs median {m * 1e9:.4g} µg/m³", series=f"{station}/{species}")
+                    "value", example=f"{float(v) * 1e9:.4g} vs median {float(m) * 1e9:.4g} µg/m³",
+                    series=f"{station}/{species}")
 
 
 def flag_flat_lines(records: SensorRecords, settings: QCSettings, zone: str, log: IssueLog) -> None:
@@ -254,7 +255,7 @@ def flag_flat_lines(records: SensorRecords, settings: QCSettings, zone: str, log
                 records.qc[rows[a:b]] |= np.uint16(QCFlag.FLAT_LINE)
                 log.add(QCFlag.FLAT_LINE, f"value unchanged for {settings.flat_line_s / 3600:g} h or longer",
                         int(records.source_line[rows[a]]), "value", count=int(b - a),
-                        example=f"{values[a] * 1e9:.4g} µg/m³ from {format_time(records.time[rows[a]], zone)} "
+                        example=f"{float(values[a]) * 1e9:.4g} µg/m³ from {format_time(records.time[rows[a]], zone)} "
                                 f"for {duration / 3600:g} h", series=f"{station}/{species}")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .times import parse_time
 LONG_COLUMNS = ("time", "station_id", "species", "value", "unit")
 OPTIONAL_COLUMNS = ("qc", "temperature_k", "pressure_pa")
 _NAT = np.datetime64("NaT", "s")
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 
 
 class ObservationFileError(ConfigError):
@@ -87,7 +89,8 @@ def parse_value(text: str) -> tuple[float, int, str]:
     if not stripped or stripped.lower() in ("nan", "na", "n/a", "null", "-", "--"):
         return math.nan, QCFlag.MISSING, "no value"
     try:
-        value = float(stripped.replace(",", "")) if stripped.count(",") and "." in stripped else float(stripped)
+        # Thousands separators only in their strict form (1,234.5); "1,5" stays unreadable.
+        value = float(stripped.replace(",", "")) if _THOUSANDS.match(stripped) else float(stripped)
     except ValueError:
         return math.nan, QCFlag.UNPARSEABLE, "text in a number"
     if math.isnan(value):
