@@ -47,6 +47,8 @@ def test_daily_cp949_station_file_reads_through_its_mapping():
     records, report = read_sensor_records(DAILY, mapping=ROOT / "conf/ingest/seoul_daily.yaml")
     assert sorted(set(records.station_id)) == ["강남구", "관악산", "남산", "자연사박물관", "종로구"]
     assert len(records) == 100 * 6 and "encoding cp949" in report.notes[0]
+    assert any(n.startswith("daily_2020-01-01_2020-01-20_cp949.csv is cp949 text, not UTF-8 (first non-UTF-8 "
+                            "byte on line 1)") for n in report.notes)
     assert any("이산화질소농도(ppm) → NO2 [ppm]" in n for n in report.notes)
     # empty cells are missing values, reported under their Korean column
     by_column = {i.column: i.count for i in report.issues_with("missing")}

@@ -65,14 +65,23 @@ class RawRows:
         return len(self.time)
 
 
-def decode(path: Path, encoding: str) -> str:
-    """The file's text; an undecodable byte is an error naming its line and column."""
+def decode(path: Path, encoding: str, notes: list | None = None) -> str:
+    """The file's text; an undecodable byte is an error naming its line and column. A file that is
+    not UTF-8 but reads in the given encoding is noted (Korean portals often publish CP949)."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ObservationFileError("records", f"cannot read {path}: {exc.strerror}") from None
     try:
-        return data.decode(encoding)
+        text = data.decode(encoding)
+        if notes is not None and not encoding.lower().replace("_", "-").startswith("utf"):
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                line = data.count(b"\n", 0, exc.start) + 1
+                notes.append(f"{path.name} is {encoding} text, not UTF-8 (first non-UTF-8 byte on line {line}); "
+                             f"read as {encoding}")
+        return text
     except LookupError:
         raise ObservationFileError("mapping.encoding", f"unknown text encoding {encoding!r} (e.g. utf-8, cp949)") from None
     except UnicodeDecodeError as exc:
@@ -170,7 +179,7 @@ def _qc_in(text: str, rows: RawRows, line: int) -> int:
 
 def read_long_csv(path: Path, mapping: IngestMapping, rows: RawRows) -> None:
     """Rows of a long-schema CSV (after the mapping's column renames)."""
-    text = decode(path, mapping.encoding)
+    text = decode(path, mapping.encoding, rows.notes)
     rows.sources.append(str(path))
     renamed = {mapping.rename.get(k, k): k for k in mapping.rename}
     names: list[str] | None = None
@@ -208,7 +217,7 @@ def read_long_csv(path: Path, mapping: IngestMapping, rows: RawRows) -> None:
 
 def read_wide_csv(path: Path, mapping: IngestMapping, rows: RawRows) -> None:
     """Rows of a wide CSV (one column per species), one row per mapped cell."""
-    text = decode(path, mapping.encoding)
+    text = decode(path, mapping.encoding, rows.notes)
     rows.sources.append(str(path))
     seen_header = False
     for line, header, row in _csv_rows(text, path):
