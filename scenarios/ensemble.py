@@ -392,6 +392,13 @@ def run_ensemble(run: Any, members: Sequence[Mapping[str, Any]], average_from: f
     t = cfg.time
     log.info("ensemble: %d members in %d chunk(s) of <= %d on %s", len(members), len(parts), size,
              grid.backend.name)
+    # The adaptive step is the most restrictive member's; every chunk takes the whole ensemble's so
+    # that a member's result does not depend on which chunk it ran in (one extra meteorology build
+    # per chunk when there are several).
+    max_dt = t.max_dt
+    if len(parts) > 1 and t.dt is None:
+        max_dt = min([max_dt] + [build_ensemble_model(cfg, [members[i] for i in part], released, grid=grid)[0]
+                                 .stable_dt(t.cfl) for part in parts])
     bar = ChunkProgress(len(members) * t.stop, enabled=progress)
     grounds, receptors = [], []
     steps = member_steps = 0
@@ -403,11 +410,11 @@ def run_ensemble(run: Any, members: Sequence[Mapping[str, Any]], average_from: f
             model, sampler = build_ensemble_model(cfg, chunk_members, released, grid=grid)
             names = [] if sampler is None else list(sampler.names)
             window = WindowMean(start, sampler)
-            sim = Simulation(model, stop_time=float(t.stop), dt=t.dt, cfl=t.cfl, max_dt=t.max_dt,
+            sim = Simulation(model, stop_time=float(t.stop), dt=t.dt, cfl=t.cfl, max_dt=max_dt,
                              callbacks={"window": window, "progress": bar.callback(len(part))})
             sim.run()
             ground, at_receptors = window.means(grid.backend.to_host)
-            grounds.append(ground.astype(np.float32))
+            grounds.append(ground.astype(grid.float_type))  # float32 runs keep float32 maps
             if at_receptors is not None:
                 receptors.append(at_receptors)
             steps += model.iteration
