@@ -40,10 +40,11 @@ from .perturbations import member_weather
 
 log = logging.getLogger(__name__)
 
-#: Bytes of working memory per cell of state (member × species × cell) in a time step, as a
-#: multiple of the state's own item size: the state, its update and the advection, diffusion and
-#: limiter temporaries of :mod:`engine.transport`. Measured with tracemalloc on the NumPy
-#: backend (peak of one step / state bytes ≈ 11 on a 40 × 30 × 8 grid); 16 leaves headroom.
+#: Working memory per member in a time step, in units of one member's state: the state, its
+#: update and the advection, diffusion and limiter temporaries of :mod:`engine.transport`.
+#: Measured on the NumPy backend (128 × 128 × 32, one species, float32): peak RSS grows by 31 MB
+#: per member, 15.5 state sizes including the wind. With the wind term of :func:`bytes_per_member`
+#: the estimate is 22 state sizes, about 40 % headroom.
 WORK_ARRAYS_PER_STATE = 16
 #: Default share of the memory that is free when the run starts.
 MEMORY_SHARE = 0.5
