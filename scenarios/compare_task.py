@@ -85,6 +85,8 @@ def compare_task(cfg: Any, output_dir: str | Path | None = None, attributes: dic
     ens = {"method": met["method"], "seed": met["seed"], "members": met.get("members"),
            "record": met.get("record"), "perturbations": met.get("perturbations")}
     met_members = make_members(run, ens)
+    if ens["method"] == "record":
+        run["met"] = {**run["met"], "record": None}  # the hours are now the members
     budget = block.get("memory_budget_gb")
     result = run_compare(run, block["alternatives"], met_members, average_from=block.get("average_from"),
                          background=block.get("background"),

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -334,7 +334,8 @@ class EnsembleResult:
 
     ``ground``: ``(member, species, ny, nx)`` at the lowest level; ``receptors``: ``(member,
     species, receptor)`` or None; ``steps``: time steps taken (summed over chunks);
-    ``member_steps``: members × steps; ``wall_time``: s spent stepping; ``chunk_size``.
+    ``member_steps``: members × steps; ``wall_time``: s spent stepping; ``chunk_size``;
+    ``chunk_callbacks``: ``(members range, {name: callback})`` per chunk (see :func:`run_ensemble`).
     """
 
     members: list[dict]
@@ -350,6 +351,7 @@ class EnsembleResult:
     average_from: float
     stop: float
     backend: str
+    chunk_callbacks: list = field(default_factory=list)
 
     @property
     def member_steps_per_second(self) -> float:
@@ -358,7 +360,9 @@ class EnsembleResult:
 
 def run_ensemble(run: Any, members: Sequence[Mapping[str, Any]], average_from: float | None = None,
                  released: Sequence[str] | None = None, memory_budget: int | None = None,
-                 chunk: int | None = None, progress: bool = True, stop: float | None = None) -> EnsembleResult:
+                 chunk: int | None = None, progress: bool = True, stop: float | None = None,
+                 chunk_callbacks: Callable[[DispersionModel, Any, range], Mapping[str, Any]] | None = None
+                 ) -> EnsembleResult:
     """Run every member to ``time.stop`` in memory-sized chunks and keep their window means.
 
     Parameters
@@ -379,6 +383,10 @@ def run_ensemble(run: Any, members: Sequence[Mapping[str, Any]], average_from: f
         Show a progress bar (tqdm) over member-seconds.
     stop:
         Overrides ``time.stop`` (s).
+    chunk_callbacks:
+        ``(model, sampler, members range) -> {name: callback}``: extra scheduled callbacks for each
+        chunk (e.g. threat-zone or arrival-time accumulators); they are returned, with the members
+        they saw, in ``EnsembleResult.chunk_callbacks``.
     """
     cfg = to_run_config(run)
     if stop is not None:
@@ -405,14 +413,17 @@ def run_ensemble(run: Any, members: Sequence[Mapping[str, Any]], average_from: f
     steps = member_steps = 0
     wall = 0.0
     names: list[str] = []
+    collected: list[tuple[range, dict]] = []
     try:
         for part in parts:
             chunk_members = [members[i] for i in part]
             model, sampler = build_ensemble_model(cfg, chunk_members, released, grid=grid)
             names = [] if sampler is None else list(sampler.names)
             window = WindowMean(start, sampler)
+            extra = dict(chunk_callbacks(model, sampler, part)) if chunk_callbacks is not None else {}
+            collected.append((part, extra))
             sim = Simulation(model, stop_time=float(t.stop), dt=t.dt, cfl=t.cfl, max_dt=max_dt,
-                             callbacks={"window": window, "progress": bar.callback(len(part))})
+                             callbacks={"window": window, **extra, "progress": bar.callback(len(part))})
             sim.run()
             ground, at_receptors = window.means(grid.backend.to_host)
             grounds.append(ground.astype(grid.float_type))  # float32 runs keep float32 maps
@@ -427,4 +438,5 @@ def run_ensemble(run: Any, members: Sequence[Mapping[str, Any]], average_from: f
     return EnsembleResult(members=members, species=[s.name for s in cfg.species], receptor_names=names,
                           ground=np.concatenate(grounds), receptors=np.concatenate(receptors) if receptors else None,
                           grid=grid, steps=steps, member_steps=member_steps, wall_time=wall, chunk_size=size,
-                          average_from=start, stop=float(t.stop), backend=grid.backend.name)
+                          average_from=start, stop=float(t.stop), backend=grid.backend.name,
+                          chunk_callbacks=collected)

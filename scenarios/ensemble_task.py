@@ -60,7 +60,7 @@ def make_members(run: Mapping[str, Any], ens: Mapping[str, Any]) -> list[dict]:
     """The member perturbation dicts the block asks for (sampled, or one per hour of a record)."""
     if ens["method"] == "record":
         record = dict(ens.get("record") or {})
-        path = record.get("path") or (run.get("met") or {}).get("record")
+        path = (run.get("met") or {}).get("record") or record.get("path")
         if not path:
             raise ConfigError("ensemble.record.path", "method=record needs a met record CSV, e.g. "
                                                       "ensemble.record.path=scenarios/data/sinpyeong_spring_day_constructed.csv")
@@ -127,6 +127,8 @@ def ensemble_task(cfg: Any, output_dir: str | Path | None = None, attributes: di
     name = run.get("name", "ensemble")
     output_dir = Path(output_dir or (run.get("output") or {}).get("dir") or Path("results") / f"{name}_ensemble")
     members = make_members(run, ens)
+    if ens["method"] == "record":
+        run["met"] = {**run["met"], "record": None}  # the hours are now the members
     budget = ens.get("memory_budget_gb")
     result = run_ensemble(run, members, average_from=ens.get("average_from"), released=ens.get("released"),
                           memory_budget=None if budget is None else int(float(budget) * 2**30), chunk=ens.get("chunk"),

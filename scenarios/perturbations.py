@@ -115,12 +115,15 @@ def unit_design(n: int, dimensions: int, method: str, seed: int | None) -> np.nd
         return np.zeros((n, 0))
     if method == "random":
         points = np.random.default_rng(seed).random((n, dimensions))
-    elif method == "lhs":
-        points = qmc.LatinHypercube(d=dimensions, rng=np.random.default_rng(seed)).random(n)
     else:
+        engine = qmc.LatinHypercube if method == "lhs" else qmc.Sobol
+        try:
+            sampler = engine(d=dimensions, rng=np.random.default_rng(seed))
+        except TypeError:  # SciPy < 1.15 names the generator `seed`
+            sampler = engine(d=dimensions, seed=np.random.default_rng(seed))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            points = qmc.Sobol(d=dimensions, scramble=True, rng=np.random.default_rng(seed)).random(n)
+            points = sampler.random(n)
     return np.clip(points, _EDGE, 1 - _EDGE)
 
 

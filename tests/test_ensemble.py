@@ -165,3 +165,25 @@ def test_ensemble_command_writes_statistics_and_maps(tmp_path):
         np.testing.assert_allclose(f["species/SO2/mean"][()], f["species/SO2/members"][()].mean(axis=0), rtol=1e-5)
         assert f["receptors/SO2/members"].shape == (6, 2)
     assert len(list(tmp_path.glob("park_ensemble_*.png"))) == 4
+
+
+def test_each_chunk_can_carry_extra_callbacks():
+    from engine.schedules import IterationInterval
+
+    class PeakAtReceptors:
+        schedule = IterationInterval(1)
+
+        def __init__(self, sampler):
+            self.sampler, self.peak = sampler, None
+
+        def __call__(self, sim):
+            values = sim.model.grid.backend.to_host(self.sampler.sample(sim.model.state))
+            self.peak = values if self.peak is None else np.maximum(self.peak, values)
+
+    members = [{}, {"emission_factor": 2.0}, {"emission_factor": 3.0}]
+    result = run_ensemble(tiny_run(stop=180.0), members, chunk=2, progress=False,
+                          chunk_callbacks=lambda model, sampler, part: {"peak": PeakAtReceptors(sampler)})
+    assert [list(part) for part, _ in result.chunk_callbacks] == [[0, 1], [2]] or \
+        [list(part) for part, _ in result.chunk_callbacks] == [[0], [1, 2]]
+    peaks = np.concatenate([extra["peak"].peak for _, extra in result.chunk_callbacks])
+    np.testing.assert_allclose(peaks[:, 0] / peaks[0, 0], np.outer([1.0, 2.0, 3.0], [1.0, 1.0]), rtol=1e-5)
