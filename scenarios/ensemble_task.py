@@ -204,6 +204,10 @@ def report_ensemble(summary: dict[str, Any]) -> None:
         for receptor, values in receptors.items():
             text = ", ".join(f"{k} {v:.3g}" for k, v in values.items())
             print(f"  {species:6s} {receptor:18s} {text} ({summary['units']})")
+    for species, windows in summary.get("exceedances", {}).items():
+        for window, receptors in windows.items():
+            counts = ", ".join(f"{r} {v['exceedances']}/{v['windows']}" for r, v in receptors.items())
+            print(f"  {species:6s} {window:6s} exceedances of the Korean standard over the hours: {counts}")
     print(f"statistics: {summary['h5']}")
     for png in summary["pngs"]:
         print(f"map: {png}")

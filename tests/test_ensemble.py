@@ -187,3 +187,18 @@ def test_each_chunk_can_carry_extra_callbacks():
         [list(part) for part, _ in result.chunk_callbacks] == [[0], [1, 2]]
     peaks = np.concatenate([extra["peak"].peak for _, extra in result.chunk_callbacks])
     np.testing.assert_allclose(peaks[:, 0] / peaks[0, 0], np.outer([1.0, 2.0, 3.0], [1.0, 1.0]), rtol=1e-5)
+
+
+def test_record_ensemble_from_python_counts_standards_over_the_hours(tmp_path):
+    from scenarios.ensemble_task import ensemble_task
+
+    cfg = tiny_run(stop=180.0, species=("SO2", "PM10"))
+    cfg["met"] = {**cfg["met"], "record": str(RECORD)}
+    cfg["ensemble"] = {"method": "record", "record": {"count": 4}, "average_from": 60.0, "thresholds": {"SO2": "1h"}}
+    summary = ensemble_task(cfg, tmp_path)
+    assert summary["members"] == 4 and summary["thresholds"]["SO2"] == pytest.approx(392.8, rel=1e-3)
+    one_hour = summary["exceedances"]["SO2"]["1h"]["near"]
+    assert one_hour["windows"] == 4 and one_hour["exceedances"] == 0
+    assert summary["exceedances"]["SO2"]["24h"]["near"]["windows"] == 0  # 4 hours form no 24-h window
+    with h5py.File(summary["h5"]) as f:
+        assert f.attrs["method"] == "record" and f["species/SO2/members"].shape[0] == 4
