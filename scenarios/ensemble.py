@@ -32,10 +32,10 @@ from engine.app.build import (MINIMUM_RECORD_WIND, build_grid, build_sampler, bu
                               wind_profile)
 from engine.app.validate import check_config, to_run_config
 from engine.errors import ConfigError
-from engine.schedules import TIME_TOLERANCE
 from engine.simulation import Simulation
 from engine.sources import Source
 
+from .ensemble_callbacks import ChunkProgress, WindowMean
 from .perturbations import member_weather
 
 log = logging.getLogger(__name__)
@@ -235,97 +235,6 @@ def chunks(n_members: int, size: int) -> list[range]:
     count = math.ceil(n_members / size)
     edges = np.linspace(0, n_members, count + 1).round().astype(int)
     return [range(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
-
-
-# --- accumulating statistics during the run ------------------------------------------------------------
-@dataclass(frozen=True)
-class FromTime:
-    """Due after every step; asks the simulation to land exactly on ``start`` (s)."""
-
-    start: float
-
-    def due(self, time: float, iteration: int) -> bool:
-        return True
-
-    def next_time(self, time: float) -> float:
-        return self.start if time < self.start - TIME_TOLERANCE * max(1.0, self.start) else math.inf
-
-
-class WindowMean:
-    """Time means over [``start``, stop] of the ground level and of the receptors, kept on the device.
-
-    Each step adds ``value(t_end) · dt`` (a right Riemann sum; the step never straddles ``start``
-    because the schedule makes the run land on it).
-    """
-
-    def __init__(self, start: float, sampler=None):
-        self.schedule = FromTime(start)
-        self.start = start
-        self.sampler = sampler
-        self.ground = self.receptors = None
-        self.seconds = 0.0
-
-    def initialize(self, sim) -> None:
-        if self.ground is None:
-            xp, state = sim.model.grid.xp, sim.model.state
-            self.ground = xp.zeros(state.shape[:2] + state.shape[3:], dtype=xp.float64)
-            if self.sampler is not None:
-                self.receptors = xp.zeros(state.shape[:2] + (len(self.sampler.names),), dtype=xp.float64)
-
-    def __call__(self, sim) -> None:
-        model = sim.model
-        if model.time <= self.start + TIME_TOLERANCE * max(1.0, self.start):
-            return
-        dt = sim.last_dt
-        self.ground += model.state[:, :, 0] * dt
-        if self.receptors is not None:
-            self.receptors += self.sampler.sample(model.state) * dt
-        self.seconds += dt
-
-    def means(self, to_host: Callable) -> tuple[np.ndarray, np.ndarray | None]:
-        if self.seconds <= 0:
-            raise ConfigError("ensemble.average_from", "the averaging window is empty: it must start before time.stop")
-        ground = to_host(self.ground) / self.seconds
-        receptors = None if self.receptors is None else to_host(self.receptors) / self.seconds
-        return ground, receptors
-
-
-class ChunkProgress:
-    """One tqdm bar over member-seconds of model time for the whole ensemble."""
-
-    def __init__(self, total: float, enabled: bool = True):
-        self.bar = None
-        if enabled:
-            from tqdm import tqdm  # noqa: PLC0415
-
-            self.bar = tqdm(total=total, unit="member·s", unit_scale=True, desc="ensemble", dynamic_ncols=True,
-                            disable=None)  # off when stderr is not a terminal, like the run task's bar
-
-    def callback(self, members: int, every: int = 5):
-        progress = self
-
-        class _Tick:
-            schedule = None
-
-            def __init__(self):
-                from engine.schedules import IterationInterval  # noqa: PLC0415
-
-                self.schedule = IterationInterval(every)
-                self.shown = 0.0
-
-            def __call__(self, sim) -> None:
-                if progress.bar is not None:
-                    progress.bar.update((sim.model.time - self.shown) * members)
-                    self.shown = sim.model.time
-
-            def finalize(self, sim) -> None:
-                self(sim)
-
-        return _Tick()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 @dataclass

@@ -7,7 +7,6 @@ Callable without Hydra: ``ensemble_task(plain_dict, "out/")``.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -25,7 +24,6 @@ from .ensemble_stats import ensemble_statistics, percentile_key, plot_species_ma
 from .perturbations import record_members, sample_members
 from .standards import count_exceedances
 
-log = logging.getLogger(__name__)
 
 ENSEMBLE_KEYS = ("members", "method", "seed", "perturbations", "record", "average_from", "percentiles",
                  "thresholds", "units", "memory_budget_gb", "chunk", "released")
