@@ -113,7 +113,8 @@ def plot_species_maps(path: str | Path, grid, name: str, stats: Mapping[str, np.
 
     x = (grid.x_faces - grid.x_faces[0]) / 1000.0
     y = (grid.y_faces - grid.y_faces[0]) / 1000.0
-    panels = [("mean", f"ensemble mean ({units})"), (high, f"{high[1:].replace('_', '.')}th percentile ({units})")]
+    high_label = f"{high[1:].replace('_', '.')}th percentile" if high.startswith("p") else f"ensemble {high}"
+    panels = [("mean", f"ensemble mean ({units})"), (high, f"{high_label} ({units})")]
     if "exceedance_probability" in stats:
         panels.append(("exceedance_probability", f"P(> {threshold:g} {units})"))
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), constrained_layout=True)
