@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev,numba,viz
 
-.PHONY: run test test-all bench bench-peers clean venv offscreen-gl
+.PHONY: run test test-all bench bench-ensemble bench-peers clean venv offscreen-gl
 
 venv: $(STAMP)
 
@@ -43,6 +43,16 @@ bench: $(STAMP)
 	$(BIN)/python -m pytest -q tests/benchmarks --benchmark-only --benchmark-columns=min,median,max,rounds \
 		--benchmark-json=.benchmarks/latest.json $(PYTEST_ARGS)
 	$(BIN)/python benchmarks/summarize.py .benchmarks/latest.json benchmarks/results/transport_step_$(BENCH_LABEL).json
+
+## bench-ensemble: member-steps per second of a 64-member ensemble on 128x128x32 per backend
+bench-ensemble: $(STAMP)
+	mkdir -p .benchmarks
+	$(BIN)/python -m pytest -q tests/benchmarks/test_ensemble.py --benchmark-only --benchmark-columns=min,median,max,rounds \
+		--benchmark-json=.benchmarks/ensemble.json $(PYTEST_ARGS)
+	$(BIN)/python benchmarks/summarize.py .benchmarks/ensemble.json benchmarks/results/ensemble_$(BENCH_LABEL).json
+	$(BIN)/python -c "import json, sys; p = sys.argv[1]; d = json.load(open(p)); \
+		d['what'] = 'ensemble: member-steps per second, 64 members advanced together on 128x128x32'; \
+		open(p, 'w').write(json.dumps(d, indent=2) + '\n')" benchmarks/results/ensemble_$(BENCH_LABEL).json
 
 ## bench-peers: the same 256³ problem on every plumetwin backend and on Devito, against the measured roofline
 PEERS_ARGS ?= --n 256 --steps 100

@@ -79,6 +79,11 @@ TASKS: dict[str, Task] = {
     task.name: task for task in (
         Task("run", "run", "simulate one scenario; write <name>.h5 and its ground-level concentration map",
              run_task, report_run),
+        Task("ensemble", "ensemble", "N perturbed members of a scenario: mean, percentile and exceedance-probability maps",
+             "scenarios.ensemble_task:ensemble_task", "scenarios.ensemble_task:report_ensemble"),
+        Task("compare", "compare", "baseline vs retrofit options over a met ensemble: exceedances, reductions, "
+             "cost-effectiveness, HTML report", "scenarios.compare_task:compare_task",
+             "scenarios.compare_task:report_compare"),
         Task("ingest", "ingest", "read sensor records, convert units, flag them; write a cleaned long table "
              "and a QC report", "engine.app.ingest_task:ingest_task", "engine.app.ingest_task:report_ingest"),
     )
