@@ -47,7 +47,7 @@ bench: $(STAMP)
 ## bench-ensemble: member-steps per second of a 64-member ensemble on 128x128x32 per backend
 bench-ensemble: $(STAMP)
 	mkdir -p .benchmarks
-	$(BIN)/python -m pytest -q tests/benchmarks/test_ensemble.py --benchmark-only --benchmark-columns=min,median,max,rounds \
+	$(BIN)/python -m pytest -q tests/benchmarks/test_ensemble_throughput.py --benchmark-only --benchmark-columns=min,median,max,rounds \
 		--benchmark-json=.benchmarks/ensemble.json $(PYTEST_ARGS)
 	$(BIN)/python benchmarks/summarize.py .benchmarks/ensemble.json benchmarks/results/ensemble_$(BENCH_LABEL).json
 	$(BIN)/python -c "import json, sys; p = sys.argv[1]; d = json.load(open(p)); \
