@@ -1,0 +1,170 @@
+"""The linear transport used by backward runs, and its exact discrete adjoint.
+
+The engine's flux-limited advection is nonlinear in the concentrations (the limiter looks at
+them), so it has no transpose. With the ``upwind`` limiter the same flux-form scheme is linear,
+and so are the explicit horizontal and the explicit or implicit vertical diffusion, dry
+deposition and decay: one time step is a product of sparse matrices,
+
+    S_n = D · V · H · A_n,    A_n = A_z A_y A_x (even n) or A_x A_y A_z (odd n),
+
+exactly as :class:`engine.transport.Transport` applies them with ``limiter="upwind"``
+(``D`` decay, ``V`` vertical diffusion with deposition — ``(I + dt L)`` explicit or
+``(I − dt L + dt vd/dz)⁻¹`` implicit — ``H`` explicit horizontal diffusion, ``A`` the advective
+sweeps). The adjoint step is ``S_nᵀ = A_nᵀ Hᵀ Vᵀ Dᵀ``: every operator transposed, applied in
+reverse order; the implicit solve's transpose reuses its LU factors. Both are checked by the
+dot-product test ``⟨S q, w⟩ = ⟨q, Sᵀ w⟩``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sparse
+import scipy.sparse.linalg as sparse_linalg
+
+from ..errors import ConfigError
+from ..grid import Grid
+from ..meteorology import Diffusivity, Wind
+
+
+def _advection_matrix(grid: Grid, velocity: np.ndarray, axis: int, dt: float) -> sparse.csr_matrix:
+    """One upwind flux-form sweep ``c ← c − dt/Δ (F₊ − F₋)`` with ``F = u⁺ c_L + u⁻ c_R``, zero inflow."""
+    nz, ny, nx = grid.shape
+    index = np.arange(grid.size).reshape(grid.shape)
+    n = grid.shape[axis]
+    pad_shape = list(grid.shape)
+    pad_shape[axis] = 1
+    missing = np.full(pad_shape, -1)
+    left = np.concatenate([missing, index], axis=axis)  # cell on the low side of each face
+    right = np.concatenate([index, missing], axis=axis)
+    widths = np.broadcast_to(grid.dz[:, None, None] if axis == 0 else (grid.dy if axis == 1 else grid.dx), grid.shape)
+    rate = (dt / widths).ravel()
+    u = np.asarray(velocity, dtype=np.float64)
+    positive, negative = np.maximum(u, 0).ravel(), np.minimum(u, 0).ravel()
+    left, right = left.ravel(), right.ravel()
+    rows, cols, values = [np.arange(grid.size)], [np.arange(grid.size)], [np.ones(grid.size)]
+    for row, sign, donor, coefficient in (
+        (left, -1.0, left, positive), (left, -1.0, right, negative),
+        (right, 1.0, left, positive), (right, 1.0, right, negative),
+    ):
+        keep = (row >= 0) & (donor >= 0) & (coefficient != 0)
+        rows.append(row[keep])
+        cols.append(donor[keep])
+        values.append(sign * rate[row[keep]] * coefficient[keep])
+    del n, nz, ny, nx
+    return sparse.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(grid.size, grid.size))
+
+
+def _horizontal_diffusion_matrix(grid: Grid, kh: np.ndarray, dt: float) -> sparse.csr_matrix:
+    """Explicit horizontal diffusion as :func:`engine.transport.diffuse_horizontal` applies it."""
+    index = np.arange(grid.size).reshape(grid.shape)
+    kh = np.broadcast_to(np.asarray(kh, dtype=np.float64).reshape(-1, 1, 1), grid.shape)
+    fx, fy, _ = grid.open_faces()
+    rows, cols, values = [np.arange(grid.size)], [np.arange(grid.size)], [np.ones(grid.size)]
+    for axis, spacing, open_faces in ((2, grid.dx, fx[:, :, 1:-1]), (1, grid.dy, fy[:, 1:-1, :])):
+        if grid.shape[axis] < 2:
+            continue
+        low = np.take(index, np.arange(grid.shape[axis] - 1), axis=axis).ravel()
+        high = np.take(index, np.arange(1, grid.shape[axis]), axis=axis).ravel()
+        k_face = 0.5 * (np.take(kh, np.arange(grid.shape[axis] - 1), axis=axis)
+                        + np.take(kh, np.arange(1, grid.shape[axis]), axis=axis))
+        gain = (k_face * open_faces * dt / spacing**2).ravel()
+        # flux = gain (c_high − c_low); low cell gains it, high cell loses it
+        rows += [low, low, high, high]
+        cols += [high, low, high, low]
+        values += [gain, -gain, -gain, gain]
+    return sparse.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+                             shape=(grid.size, grid.size))
+
+
+def _vertical_operator(grid: Grid, kz_faces: np.ndarray, deposition_velocity: float, dt: float):
+    """``(L, dep)``: the vertical diffusion operator ``L`` (1/s) and ``vd/dz`` (1/s) per cell."""
+    index = np.arange(grid.size).reshape(grid.shape)
+    _, _, fz = grid.open_faces()
+    dz = grid.dz
+    dz_centres = np.diff(grid.z_centres)
+    conductance = (np.asarray(kz_faces, dtype=np.float64)[1:-1] / dz_centres)[:, None, None] * fz[1:-1]
+    low, high = index[:-1].ravel(), index[1:].ravel()
+    g = conductance.ravel()
+    dz_cell = np.broadcast_to(dz[:, None, None], grid.shape).ravel()
+    rows = [low, low, high, high]
+    cols = [high, low, high, low]
+    values = [g / dz_cell[low], -g / dz_cell[low], -g / dz_cell[high], g / dz_cell[high]]
+    operator = sparse.csr_matrix((np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))),
+                                 shape=(grid.size, grid.size))
+    deposition = deposition_velocity * (grid.ground_adjacent() / dz[:, None, None]).ravel()
+    return operator, deposition
+
+
+class LinearTransport:
+    """One member's linear transport step (upwind advection) and its adjoint, on the host.
+
+    Parameters
+    ----------
+    grid:
+        The grid (its solids close faces as in the engine).
+    wind, diffusivity:
+        Meteorology; ``member`` picks the member whose fields are used.
+    dt:
+        The fixed time step (s); must satisfy the engine's stability limits.
+    vertical_diffusion:
+        ``implicit`` (backward Euler) or ``explicit`` (forward Euler).
+    deposition_velocity:
+        Dry deposition velocity (m/s) of the species.
+    decay_rate:
+        First-order decay rate (1/s).
+    """
+
+    def __init__(self, grid: Grid, wind: Wind, diffusivity: Diffusivity, dt: float, member: int = 0,
+                 vertical_diffusion: str = "implicit", deposition_velocity: float = 0.0, decay_rate: float = 0.0):
+        if vertical_diffusion not in ("implicit", "explicit"):
+            raise ConfigError("vertical_diffusion", f"must be implicit or explicit for the linear transport, "
+                                                    f"got {vertical_diffusion!r}")
+        if not dt > 0:
+            raise ConfigError("time.dt", f"must be > 0 s, got {dt}")
+        self.grid, self.dt, self.vertical_diffusion = grid, float(dt), vertical_diffusion
+        u, v, w = (np.asarray(a[member], dtype=np.float64) for a in wind.host)
+        self.sweeps = {2: _advection_matrix(grid, u, 2, dt), 1: _advection_matrix(grid, v, 1, dt),
+                       0: _advection_matrix(grid, w, 0, dt)}
+        moving = [axis for axis, comp in ((2, u), (1, v), (0, w)) if np.any(comp != 0)]
+        self._order_even = moving  # x, y, z as the engine sweeps on even iterations
+        self.horizontal = _horizontal_diffusion_matrix(grid, diffusivity.host_kh[min(member, diffusivity.members - 1)],
+                                                       dt)
+        operator, deposition = _vertical_operator(
+            grid, diffusivity.host_kz[min(member, diffusivity.members - 1)], deposition_velocity, dt)
+        identity = sparse.identity(grid.size, format="csr")
+        if vertical_diffusion == "implicit":
+            matrix = (identity - dt * operator + sparse.diags(dt * deposition)).tocsc()
+            self._vertical_lu = sparse_linalg.splu(matrix)
+        else:
+            self._vertical_explicit = (identity + dt * operator).tocsr()
+            self._deposition_divisor = 1 + dt * deposition
+        self.decay = float(np.exp(-decay_rate * dt))
+
+    def _order(self, iteration: int) -> list[int]:
+        return self._order_even if iteration % 2 == 0 else self._order_even[::-1]
+
+    def _vertical(self, c: np.ndarray) -> np.ndarray:
+        if self.vertical_diffusion == "implicit":
+            return self._vertical_lu.solve(c)
+        return (self._vertical_explicit @ c) / self._deposition_divisor
+
+    def _vertical_transpose(self, c: np.ndarray) -> np.ndarray:
+        if self.vertical_diffusion == "implicit":
+            return self._vertical_lu.solve(c, trans="T")
+        return self._vertical_explicit.T @ (c / self._deposition_divisor)
+
+    def step(self, c: np.ndarray, iteration: int = 0) -> np.ndarray:
+        """``S_n c`` for a flat field ``(cells,)`` (kg/m³); ``iteration`` sets the sweep order."""
+        for axis in self._order(iteration):
+            c = self.sweeps[axis] @ c
+        c = self.horizontal @ c
+        return self.decay * self._vertical(c)
+
+    def adjoint_step(self, w: np.ndarray, iteration: int = 0) -> np.ndarray:
+        """``S_nᵀ w``: the transposed operators of :meth:`step` in reverse order."""
+        w = self._vertical_transpose(self.decay * w)
+        w = self.horizontal.T @ w
+        for axis in reversed(self._order(iteration)):
+            w = self.sweeps[axis].T @ w
+        return w
