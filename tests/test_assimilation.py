@@ -41,8 +41,9 @@ def kalman_analysis(states, h, y, r):
     return mean + gain @ (y - h @ mean), (np.eye(len(mean)) - gain @ h) @ p
 
 
-def test_etkf_reproduces_the_kalman_filter_mean_and_covariance():
-    states, h, y, r = linear_problem()
+@pytest.mark.parametrize("members, observations", [(12, 4), (5, 8)], ids=["sensor-space", "member-space"])
+def test_etkf_reproduces_the_kalman_filter_mean_and_covariance(members, observations):
+    states, h, y, r = linear_problem(members=members, p=observations)
     transform = etkf_transforms(states @ h.T, y, r)[0]
     analysis = apply_transform(states, transform)
     mean, cov = kalman_analysis(states, h, y, r)

@@ -80,6 +80,8 @@ def etkf_transforms(predicted: np.ndarray, values: np.ndarray, variances: np.nda
     if localisation is None:
         localisation = np.ones((1, predicted.shape[1]))
     precision = np.asarray(localisation, dtype=np.float64) / np.asarray(variances, dtype=np.float64)
+    if predicted.shape[1] < members:
+        return inflation * _sensor_space_transforms(anomalies, innovation, precision)
     weighted = anomalies[None, :, :] * precision[:, None, :]  # (P, M, p)
     matrix = weighted @ anomalies.T  # (P, M, M)
     matrix += (members - 1) * np.eye(members)
@@ -88,6 +90,27 @@ def etkf_transforms(predicted: np.ndarray, values: np.ndarray, variances: np.nda
     root = (vectors * np.sqrt((members - 1) / eigenvalues)[:, None, :]) @ np.swapaxes(vectors, 1, 2)
     mean_weights = (inverse @ (weighted @ innovation)[:, :, None])[:, :, 0]  # (P, M)
     return inflation * (root + mean_weights[:, :, None])
+
+
+def _sensor_space_transforms(anomalies: np.ndarray, innovation: np.ndarray, precision: np.ndarray) -> np.ndarray:
+    """The ETKF transforms through the ``(obs, obs)`` eigenproblem when there are fewer
+    observations than members: with ``Z = (R⁻¹ρ)^{1/2} Yᵀ = U Σ Vᵀ``, ``P̃⁻¹ = (M−1) I + V Σ² Vᵀ``,
+    so ``P̃ = [I − V Σ²/(M−1+Σ²) Vᵀ] / (M−1)`` and ``W = I + V [((M−1)/(M−1+Σ²))^{1/2} − 1] Vᵀ``."""
+    members = anomalies.shape[0]
+    root_precision = np.sqrt(precision)  # (P, p)
+    z = root_precision[:, :, None] * anomalies.T[None, :, :]  # (P, p, M)
+    squares, u = np.linalg.eigh(z @ np.swapaxes(z, 1, 2))  # (P, p), (P, p, p)
+    squares = np.maximum(squares, 0.0)
+    significant = squares > 1e-12 * np.maximum(squares.max(axis=1, keepdims=True), np.finfo(float).tiny)
+    inverse_root = np.where(significant, 1 / np.sqrt(np.where(significant, squares, 1.0)), 0.0)
+    v = (np.swapaxes(z, 1, 2) @ u) * inverse_root[:, None, :]  # (P, M, p), orthonormal columns
+    rhs = (np.swapaxes(z, 1, 2) @ (root_precision * innovation)[:, :, None])[:, :, 0]  # Y R⁻¹ρ d, (P, M)
+    shrink = np.where(significant, squares / (members - 1 + squares), 0.0)
+    projected = np.einsum("amk,am->ak", v, rhs)
+    mean_weights = (rhs - np.einsum("amk,ak->am", v, shrink * projected)) / (members - 1)
+    factor = np.where(significant, np.sqrt((members - 1) / (members - 1 + squares)) - 1, 0.0)
+    root = np.eye(members)[None] + (v * factor[:, None, :]) @ np.swapaxes(v, 1, 2)
+    return root + mean_weights[:, :, None]
 
 
 def enkf_transform(predicted: np.ndarray, values: np.ndarray, variances: np.ndarray,

@@ -26,7 +26,8 @@ def gaspari_cohn(distance, half_width: float):
     inner = 1 - 5 / 3 * r**2 + 5 / 8 * r**3 + 0.5 * r**4 - 0.25 * r**5
     safe = np.where(r > 0, r, 1.0)
     outer = 4 - 5 * r + 5 / 3 * r**2 + 5 / 8 * r**3 - 0.5 * r**4 + r**5 / 12 - 2 / (3 * safe)
-    return np.where(r <= 1, inner, np.where(r < 2, outer, 0.0))
+    # The outer polynomial reaches 0 at r = 2 only up to round-off: clip the ~-1e-16 values.
+    return np.clip(np.where(r <= 1, inner, np.where(r < 2, outer, 0.0)), 0.0, 1.0)
 
 
 def horizontal_distances(points_xy: np.ndarray, sensors_xy: np.ndarray) -> np.ndarray:
