@@ -75,6 +75,8 @@ TASKS: dict[str, Task] = {
     task.name: task for task in (
         Task("run", "run", "simulate one scenario; write <name>.h5 and its ground-level concentration map",
              run_task, report_run),
+        Task("ingest", "ingest", "read sensor records, convert units, flag them; write a cleaned long table "
+             "and a QC report", "engine.app.ingest_task:ingest_task", "engine.app.ingest_task:report_ingest"),
     )
 }
 
