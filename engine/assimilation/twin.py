@@ -88,6 +88,8 @@ class AssimilationTwinResult:
     prior_rate: float
     estimated_rate: float
     rate_spread: float
+    sensors: np.ndarray = field(repr=False, default=None)
+    check: np.ndarray = field(repr=False, default=None)
     innovations: list = field(repr=False, default_factory=list)
     rate_history: list = field(repr=False, default_factory=list)
 
@@ -99,13 +101,14 @@ class AssimilationTwinResult:
 def assimilation_twin(filter, members: int = 20, seed: int = 0, bias: float = 2.0, log_sigma: float = 0.7,
                       direction_sigma: float = 3.0, cycle: float = 120.0, duration: float = 1800.0,
                       true_rate: float = 1.0, relative_error: float = 0.1, domain: TwinDomain | None = None,
-                      spinup_cycles: int = 2) -> AssimilationTwinResult:
+                      spinup_cycles: int = 2, on_analysis=None) -> AssimilationTwinResult:
     """Run truth, a free ensemble and an assimilating one; score at withheld check sensors.
 
     The ensemble's source is ``bias`` times too strong, with lognormal member factors (``log_sigma``)
     and wind directions perturbed by ``direction_sigma`` degrees. Sixteen sensors sit downwind; every
     fourth is withheld as a check sensor. The RMSE compares the forecast ensemble mean at the check
     sensors (just before each analysis, after ``spinup_cycles`` cycles) with the truth there.
+    ``on_analysis(sim, callback)`` is called after every analysis (to record analysed fields).
     """
     domain = domain or TwinDomain()
     rng = np.random.default_rng(seed)
@@ -144,7 +147,8 @@ def assimilation_twin(filter, members: int = 20, seed: int = 0, bias: float = 2.
         callbacks = {}
         callback = None
         if label == "assimilated":
-            callback = AssimilationCallback(schedule, filter, sampler, np.asarray(points)[:, :2], feed, augmentation)
+            callback = AssimilationCallback(schedule, filter, sampler, np.asarray(points)[:, :2], feed, augmentation,
+                                            on_analysis=on_analysis)
             callbacks["assimilation"] = callback
         _run(model, duration, {"sensors": recorder}, callbacks)
         forecast = np.stack(recorder.values)[:, :, 0].mean(axis=1)  # (time, sensor)
@@ -158,7 +162,8 @@ def assimilation_twin(filter, members: int = 20, seed: int = 0, bias: float = 2.
     return AssimilationTwinResult(
         rmse_free=results["free"][0], rmse_assimilated=results["assimilated"][0], true_rate=true_rate,
         prior_rate=float(np.mean(results["free"][1])), estimated_rate=float(np.mean(rates)),
-        rate_spread=float(np.std(rates, ddof=1)), innovations=callback.records, rate_history=history)
+        rate_spread=float(np.std(rates, ddof=1)), sensors=np.asarray(points), check=check,
+        innovations=callback.records, rate_history=history)
 
 
 def augmentation_history(callback) -> list:
