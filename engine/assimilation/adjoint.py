@@ -55,13 +55,14 @@ def _advection_matrix(grid: Grid, velocity: np.ndarray, axis: int, dt: float) ->
                              shape=(grid.size, grid.size))
 
 
-def _horizontal_diffusion_matrix(grid: Grid, kh: np.ndarray, dt: float) -> sparse.csr_matrix:
-    """Explicit horizontal diffusion as :func:`engine.transport.diffuse_horizontal` applies it."""
+def _horizontal_diffusion_matrix(grid: Grid, kh_x: np.ndarray, kh_y: np.ndarray, dt: float) -> sparse.csr_matrix:
+    """Explicit horizontal diffusion as :func:`engine.transport.diffuse_horizontal` applies it
+    (with per-level diffusivities that may differ between the x and y directions)."""
     index = np.arange(grid.size).reshape(grid.shape)
-    kh = np.broadcast_to(np.asarray(kh, dtype=np.float64).reshape(-1, 1, 1), grid.shape)
     fx, fy, _ = grid.open_faces()
     rows, cols, values = [np.arange(grid.size)], [np.arange(grid.size)], [np.ones(grid.size)]
-    for axis, spacing, open_faces in ((2, grid.dx, fx[:, :, 1:-1]), (1, grid.dy, fy[:, 1:-1, :])):
+    for axis, spacing, open_faces, kh in ((2, grid.dx, fx[:, :, 1:-1], kh_x), (1, grid.dy, fy[:, 1:-1, :], kh_y)):
+        kh = np.broadcast_to(np.asarray(kh, dtype=np.float64).reshape(-1, 1, 1), grid.shape)
         if grid.shape[axis] < 2:
             continue
         low = np.take(index, np.arange(grid.shape[axis] - 1), axis=axis).ravel()
@@ -113,10 +114,16 @@ class LinearTransport:
         Dry deposition velocity (m/s) of the species.
     decay_rate:
         First-order decay rate (1/s).
+    compensate_numerical_diffusion:
+        Lower each level's horizontal diffusivity, per direction, by the upwind scheme's own
+        numerical diffusivity ``|u| Δx (1 − |u| dt/Δx) / 2`` (Roache's modified-equation term; not
+        below 0), so the linear model spreads a plume as much as the engine's second-order scheme
+        does. Off, the operator is exactly the engine's upwind step.
     """
 
     def __init__(self, grid: Grid, wind: Wind, diffusivity: Diffusivity, dt: float, member: int = 0,
-                 vertical_diffusion: str = "implicit", deposition_velocity: float = 0.0, decay_rate: float = 0.0):
+                 vertical_diffusion: str = "implicit", deposition_velocity: float = 0.0, decay_rate: float = 0.0,
+                 compensate_numerical_diffusion: bool = False):
         if vertical_diffusion not in ("implicit", "explicit"):
             raise ConfigError("vertical_diffusion", f"must be implicit or explicit for the linear transport, "
                                                     f"got {vertical_diffusion!r}")
@@ -128,8 +135,14 @@ class LinearTransport:
                        0: _advection_matrix(grid, w, 0, dt)}
         moving = [axis for axis, comp in ((2, u), (1, v), (0, w)) if np.any(comp != 0)]
         self._order_even = moving  # x, y, z as the engine sweeps on even iterations
-        self.horizontal = _horizontal_diffusion_matrix(grid, diffusivity.host_kh[min(member, diffusivity.members - 1)],
-                                                       dt)
+        kh = diffusivity.host_kh[min(member, diffusivity.members - 1)]
+        kh_x, kh_y = kh, kh
+        if compensate_numerical_diffusion:
+            speed_x = np.abs(u).max(axis=(1, 2))  # per level (a horizontally uniform wind: the level's speed)
+            speed_y = np.abs(v).max(axis=(1, 2))
+            kh_x = np.maximum(kh - speed_x * grid.dx * (1 - speed_x * dt / grid.dx) / 2, 0.0)
+            kh_y = np.maximum(kh - speed_y * grid.dy * (1 - speed_y * dt / grid.dy) / 2, 0.0)
+        self.horizontal = _horizontal_diffusion_matrix(grid, kh_x, kh_y, dt)
         operator, deposition = _vertical_operator(
             grid, diffusivity.host_kz[min(member, diffusivity.members - 1)], deposition_velocity, dt)
         identity = sparse.identity(grid.size, format="csr")

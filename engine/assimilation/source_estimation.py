@@ -5,8 +5,11 @@ response from backward runs (:mod:`engine.assimilation.backward`), ``Q`` (kg/s) 
 the start and ``x`` the source cell, and Gaussian errors of standard deviation
 ``σ_ij = sqrt((r y_ij)² + σ₀²)`` (a relative part for model error, a floor for the instrument).
 For each candidate ``(x, t₀)`` the rate has the closed-form least-squares value
-``Q̂ = gᵀWy / gᵀWg`` (``W = diag σ⁻²``, ``Q̂ ≥ 0``), and with a flat prior on ``Q ≥ 0`` its
-Laplace-marginalised likelihood is ``p(y | x, t₀) ∝ exp(−χ²_min / 2) (gᵀWg)^{−1/2}``. Under
+``Q̂ = gᵀWy / gᵀWg`` (``W = diag σ⁻²``), and with a uniform prior on ``0 ≤ Q ≤ Q_max`` it
+integrates out exactly:
+``p(y | x, t₀) ∝ exp(−χ²_min / 2) (gᵀWg)^{−1/2} [Φ((Q_max − Q̂)s) − Φ(−Q̂ s)] / Q_max`` with
+``s = (gᵀWg)^{1/2}`` and Φ the normal distribution function — a proper prior, so cells that barely
+reach a sensor cannot win by an absurd rate. Under
 uniform priors on the cells and start times this is the posterior; its cell marginal gives the
 credible region (the smallest set of cells holding the asked probability).
 
@@ -92,7 +95,7 @@ class SourceEstimate:
 
 def estimate_source(response: np.ndarray, observation_steps: np.ndarray, values: np.ndarray,
                     start_steps: np.ndarray, dt: float, cells: np.ndarray, cell_xy: np.ndarray,
-                    relative_error: float = 0.3, error_floor: float = 1e-9) -> SourceEstimate:
+                    relative_error: float = 0.3, error_floor: float = 1e-9, max_rate: float = 100.0) -> SourceEstimate:
     """Posterior over source cell and start time, with the rate marginalised.
 
     Parameters
@@ -112,7 +115,11 @@ def estimate_source(response: np.ndarray, observation_steps: np.ndarray, values:
         Candidate cells (flat indices) and their horizontal centres ``(cell, 2)`` (m).
     relative_error, error_floor:
         ``r`` and ``σ₀`` (kg/m³) of the error model.
+    max_rate:
+        ``Q_max`` (kg/s), the upper end of the uniform prior on the rate.
     """
+    from scipy.special import log_ndtr  # noqa: PLC0415
+
     observation_steps = np.asarray(observation_steps, dtype=np.int64)
     last = int(observation_steps.max())
     if np.any((last - observation_steps) % 2):
@@ -137,14 +144,25 @@ def estimate_source(response: np.ndarray, observation_steps: np.ndarray, values:
     gwg = np.einsum("astc,astc->ac", wg, g)
     gwy = np.einsum("astc,st->ac", wg, y)
     ywy = float(np.sum(weight * y * y))
-    positive = (gwg > 0) & (gwy > 0)
-    safe = np.where(gwg > 0, gwg, 1.0)
-    rate = np.where(positive, gwy / safe, 0.0)
-    chi2 = np.where(positive, ywy - gwy**2 / safe, ywy)
-    log_post = -0.5 * chi2 - 0.5 * np.log(np.where(gwg > 0, gwg, np.inf))
-    log_post = np.where(gwg > 0, log_post, -np.inf)
+    reached = gwg > 0
+    safe = np.where(reached, gwg, 1.0)
+    unclipped = gwy / safe
+    chi2 = ywy - gwy**2 / safe
+    scale = np.sqrt(safe)
+    mass = _log_normal_interval(-unclipped * scale, (max_rate - unclipped) * scale, log_ndtr)
+    log_post = np.where(reached, -0.5 * chi2 - np.log(scale) + mass, -np.inf)
+    rate = np.clip(np.where(reached, unclipped, 0.0), 0.0, max_rate)
     log_post -= log_post.max()
     posterior = np.exp(log_post)
     posterior /= posterior.sum()
     return SourceEstimate(np.asarray(cells), np.asarray(cell_xy, dtype=np.float64),
                           np.asarray(start_steps) * dt, posterior, rate, np.where(gwg > 0, 1 / safe, 0.0))
+
+
+def _log_normal_interval(a: np.ndarray, b: np.ndarray, log_ndtr) -> np.ndarray:
+    """``log(Φ(b) − Φ(a))`` for ``a < b``, accurate in both tails (Φ(b) − Φ(a) = Φ(−a) − Φ(−b))."""
+    upper_tail = a > 0  # both in the upper tail: difference of two small complements
+    high = np.where(upper_tail, log_ndtr(-a), log_ndtr(b))
+    low = np.where(upper_tail, log_ndtr(-b), log_ndtr(a))
+    with np.errstate(divide="ignore"):
+        return high + np.log1p(-np.exp(np.minimum(low - high, 0.0)))
