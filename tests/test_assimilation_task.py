@@ -55,3 +55,27 @@ def test_assimilate_locate_draws_the_credible_region(tmp_path, capsys):
     with h5py.File(out / "assimilate.h5") as f:
         assert np.isclose(f["source_estimate/posterior"][:].sum(), 1.0)
         assert f["source_estimate/credible_region_90"][:].any()
+
+
+def test_records_feed_averages_good_rows_over_the_cycle_window():
+    from engine.app.assimilate_records import RecordsFeed
+    from engine.observations import SensorRecords
+
+    start = np.datetime64("2024-05-01T00:00:00", "s")
+    seconds = np.array([0, 300, 600, 600, 900, 1200])
+    records = SensorRecords(
+        time=start + seconds.astype("timedelta64[s]"),
+        station_id=np.array(["a", "a", "a", "b", "b", "a"]),
+        species=np.array(["SO2", "SO2", "SO2", "SO2", "NO2", "SO2"]),
+        value=np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0]) * 1e-9,
+        qc=np.array([0, 0, 0, 0, 0, 4], dtype=np.uint16),  # the last row is flagged
+    )
+    feed = RecordsFeed(records, ["a", "b"], ["SO2", "NO2"], start, window_s=600.0, relative_error=0.1,
+                       error_floor=1e-10)
+    values, errors = feed.at(600.0)  # window (0, 600] s
+    np.testing.assert_allclose(values[0], [3e-9, 8e-9])  # mean of 2 and 4 at a; 8 at b
+    assert np.isnan(values[1]).all()
+    np.testing.assert_allclose(errors[0], np.sqrt((0.1 * values[0]) ** 2 + 1e-20))
+    values, _ = feed.at(1200.0)  # (600, 1200]: only NO2 at b; the flagged SO2 row is left out
+    assert np.isnan(values[0]).all() and values[1, 1] == 16e-9
+    assert feed.at(3000.0) is None
