@@ -103,7 +103,8 @@ def _locate(a, output_dir, name, plain, attributes):
 
 
 def _records(a, output_dir, name, plain, attributes):
-    from ..observations import ObservationOperator, read_sensor_records  # noqa: PLC0415
+    from ..observations import ObservationCallback, ObservationOperator, read_sensor_records  # noqa: PLC0415
+    from ..schedules import IterationInterval  # noqa: PLC0415
     from ..observations.times import parse_time  # noqa: PLC0415
     from ..simulation import Simulation  # noqa: PLC0415
     from .assimilate_records import RecordsFeed  # noqa: PLC0415
@@ -126,7 +127,10 @@ def _records(a, output_dir, name, plain, attributes):
     stations = records.stations.subset(records.stations.usable)
     if len(stations) == 0:
         raise ConfigError("assimilation.stations", "no usable station inside the domain; see the QC report")
-    operator = ObservationOperator(model.grid, stations, model.species_names, averaging_s=0.0)
+    # Records are averaged over each cycle window, so the members' values are too: sampled every
+    # step and averaged over the same window by the observation operator's time average.
+    operator = ObservationOperator(model.grid, stations, model.species_names, averaging_s=float(a["cycle_s"]))
+    sampling = ObservationCallback(operator, IterationInterval(1))
     feed = RecordsFeed(records, list(stations.station_id), model.species_names, parse_time(str(a["start"])),
                        float(a["cycle_s"]), float(a["relative_error"]), float(a["error_floor"]))
     names = list(a.get("estimate_sources") or [s.name for s in model.sources])
@@ -135,8 +139,11 @@ def _records(a, output_dir, name, plain, attributes):
         augmentation = EmissionAugmentation.lognormal(names, members, float(a["emission_sigma"]), rng)
     recorder = AnalysisRecorder()
     callback = AssimilationCallback(TimeInterval(float(a["cycle_s"])), make_filter(a), operator,
-                                    np.stack([stations.x, stations.y], 1), feed, augmentation, on_analysis=recorder)
-    sim = Simulation(model, stop_time=config.time.stop, cfl=config.time.cfl, callbacks={"assimilation": callback})
+                                    np.stack([stations.x, stations.y], 1), feed, augmentation, on_analysis=recorder,
+                                    window=sampling.average)
+    # Sampling comes first: at an analysis time the window must already hold that step's sample.
+    sim = Simulation(model, stop_time=config.time.stop, cfl=config.time.cfl,
+                     callbacks={"observations": sampling, "assimilation": callback})
     sim.run()
     if not callback.records:
         raise ConfigError("assimilation.start", "no record fell in any cycle window: check assimilation.start "

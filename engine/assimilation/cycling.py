@@ -71,7 +71,14 @@ class AssimilationCallback:
         Optional log emission factors to estimate with the state.
     clip_negative:
         Set negative analysed concentrations to 0 (a linear update can undershoot near plume
-        edges; the clipped mass is reported in the innovation record).
+        edges).
+    window:
+        Optional time average of the members' samples with ``mean(end) -> (member, species,
+        sensor)`` and ``add(time, samples)`` (e.g. an ingest ``WindowAverage`` filled every step):
+        the predicted observations are then each sensor's mean over its averaging window, as the
+        records are, and the transform computed from them updates the current state (the
+        ensemble's time correlations carry the window's information to its end). After the
+        analysis the sample at the analysis time is replaced by the analysed one.
     """
 
     schedule: Any
@@ -83,6 +90,7 @@ class AssimilationCallback:
     clip_negative: bool = True
     records: list = field(default_factory=list)
     on_analysis: Callable | None = None
+    window: Any = None
 
     def initialize(self, sim) -> None:
         if self.augmentation is not None:
@@ -94,7 +102,10 @@ class AssimilationCallback:
         if found is None:
             return
         values, errors = (np.asarray(a, dtype=np.float64) for a in found)
-        predicted = model.grid.backend.to_host(self.operator.sample(model.state)).astype(np.float64)
+        if self.window is not None:
+            predicted = np.asarray(self.window.mean(model.time), dtype=np.float64)
+        else:
+            predicted = model.grid.backend.to_host(self.operator.sample(model.state)).astype(np.float64)
         members = predicted.shape[0]
         usable = np.isfinite(values) & np.isfinite(errors) & (errors > 0)
         if not usable.any():
@@ -118,6 +129,11 @@ class AssimilationCallback:
             self.augmentation.history.append((model.time, parameters.copy()))
             self.augmentation.apply(model)
         after = model.grid.backend.to_host(self.operator.sample(model.state)).astype(np.float64)
+        if self.window is not None:
+            self.window.add(model.time, after)
+            after = np.asarray(self.window.mean(model.time), dtype=np.float64)
+            if hasattr(self.window, "forget_before"):
+                self.window.forget_before(model.time)  # keeps what windows ending later still need
         after = after.reshape(members, -1)[:, np.ravel_multi_index((species_index, sensor_index), values.shape)]
         innovation = batch.values - batch.predicted.mean(axis=0)
         self.records.append(InnovationRecord(
