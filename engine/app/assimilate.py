@@ -89,7 +89,7 @@ def _locate(a, output_dir, name, plain, attributes):
     from ..assimilation.twin import TwinDomain  # noqa: PLC0415
 
     domain = TwinDomain()
-    result = source_twin(int(a["seed"]), domain, relative_error=float(a["model_error"]))
+    result = source_twin(int(a["seed"]), domain, relative_error=float(a["model_error"]), progress=True)
     estimate = result.estimate
     png = plot_credible_region(estimate, domain.grid(), output_dir / f"{name}_credible_region.png",
                                np.asarray(sensor_lattice(domain))[:, :2], truth_xy=result.true_xy)
@@ -104,6 +104,7 @@ def _locate(a, output_dir, name, plain, attributes):
 
 def _records(a, output_dir, name, plain, attributes):
     from ..observations import ObservationCallback, ObservationOperator, read_sensor_records  # noqa: PLC0415
+    from ..callbacks import ProgressBar  # noqa: PLC0415
     from ..schedules import IterationInterval  # noqa: PLC0415
     from ..observations.times import parse_time  # noqa: PLC0415
     from ..simulation import Simulation  # noqa: PLC0415
@@ -143,7 +144,7 @@ def _records(a, output_dir, name, plain, attributes):
                                     window=sampling.average)
     # Sampling comes first: at an analysis time the window must already hold that step's sample.
     sim = Simulation(model, stop_time=config.time.stop, cfl=config.time.cfl,
-                     callbacks={"observations": sampling, "assimilation": callback})
+                     callbacks={"observations": sampling, "assimilation": callback, "progress": ProgressBar()})
     sim.run()
     if not callback.records:
         raise ConfigError("assimilation.start", "no record fell in any cycle window: check assimilation.start "

@@ -47,7 +47,7 @@ def backward_sensitivities(transport: LinearTransport, sampler: PointSampler, st
     if progress:
         from tqdm import tqdm  # noqa: PLC0415
 
-        iterator = tqdm(iterator, desc="backward runs", unit="sensor")
+        iterator = tqdm(iterator, desc="backward runs", unit="sensor", disable=None)  # off without a terminal
     for sensor in iterator:
         adjoint = np.zeros(grid.size)
         np.add.at(adjoint, sampler.host_cells[sensor], sampler.host_weights[sensor])

@@ -50,7 +50,8 @@ def sensor_lattice(domain: TwinDomain, per_side: int = 4, height: float = 3.0):
 def source_twin(seed: int, domain: TwinDomain | None = None, per_side: int = 4, duration: float = 1200.0,
                 interval: float = 60.0, dt: float = 5.0, relative_noise: float = 0.1,
                 relative_error: float = 0.3, release_height: float = 1.0, start_window: float = 400.0,
-                start_stride: int = 4, compensate_numerical_diffusion: bool = True) -> SourceTwinResult:
+                start_stride: int = 4, compensate_numerical_diffusion: bool = True,
+                progress: bool = False) -> SourceTwinResult:
     """One seeded trial: truth from a hidden ground-level release, 16 noisy sensors, the posterior.
 
     The wind direction is drawn in 230–290°, the source in the western 15–55 % of the domain
@@ -90,7 +91,8 @@ def source_twin(seed: int, domain: TwinDomain | None = None, per_side: int = 4, 
     cell_xy = np.stack([xx.ravel(), yy.ravel()], axis=1)
     transport = LinearTransport(grid, wind, diffusivity, dt,
                                 compensate_numerical_diffusion=compensate_numerical_diffusion)
-    response = continuous_release_response(backward_sensitivities(transport, sampler, last, last, cells))
+    response = continuous_release_response(backward_sensitivities(transport, sampler, last, last, cells,
+                                                                         progress=progress))
     start_steps = np.arange(0, last, start_stride)
     estimate = estimate_source(response, observation_steps, observed, start_steps, dt, cells, cell_xy,
                                relative_error=relative_error, error_floor=0.01 * float(readings.max()))
