@@ -114,3 +114,21 @@ def test_twin_assimilation_lowers_check_sensor_rmse_and_corrects_a_biased_rate(m
     assert result.rmse_reduction >= 0.30
     assert abs(result.prior_rate / result.true_rate - 1) > 0.5  # the bias was real
     assert abs(result.estimated_rate / result.true_rate - 1) <= 0.20
+
+
+@pytest.mark.parametrize("make_filter", [lambda: LETKF(radius=40.0, rtps=0.3), lambda: EnKF(rtps=0.3, seed=2)],
+                         ids=["letkf", "enkf"])
+def test_analysis_on_every_backend_matches_numpy(backend, to_host, make_filter):
+    from engine import Grid
+
+    grids = {name: Grid(8, 6, 10.0, 10.0, [0.0, 5.0, 10.0], backend=name, dtype="float64")
+             for name in ("numpy", backend)}
+    rng = np.random.default_rng(9)
+    fields = rng.random((10, 2) + grids["numpy"].shape)
+    predicted = rng.random((10, 3))
+    batch = ObservationBatch(values=predicted.mean(axis=0) + 0.2, variances=np.full(3, 0.02),
+                             xy=np.array([[15.0, 15.0], [45.0, 35.0], [70.0, 50.0]]), predicted=predicted)
+    reference, _ = make_filter().analyse(fields, batch, grids["numpy"])
+    result, _ = make_filter().analyse(grids[backend].xp.asarray(fields), batch, grids[backend])
+    assert type(result).__module__.split(".")[0] == type(grids[backend].xp.zeros(1)).__module__.split(".")[0]
+    np.testing.assert_allclose(to_host(result), reference, rtol=1e-12, atol=1e-12)
