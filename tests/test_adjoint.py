@@ -56,13 +56,15 @@ def test_injection_is_the_volume_weighted_transpose_of_sampling():
     assert relative_gap(injected, sampled) < DOT_TOLERANCE
 
 
-@pytest.mark.parametrize("vertical, compensate", [("implicit", False), ("explicit", False), ("implicit", True)])
-def test_linear_transport_passes_the_dot_product_test(vertical, compensate):
+@pytest.mark.parametrize("vertical, compensate, advection", [
+    ("implicit", False, "upwind"), ("explicit", False, "upwind"), ("implicit", True, "upwind"),
+    ("implicit", False, "lax_wendroff")])
+def test_linear_transport_passes_the_dot_product_test(vertical, compensate, advection):
     grid = small_grid()
     wind = Wind.from_profiles(grid, [WindProfile(3.0, 235.0, kind="log", vertical_velocity=0.0)])
     transport = LinearTransport(grid, wind, Diffusivity.constant(grid, 10.0, 2.0), dt=2.0,
                                 vertical_diffusion=vertical, deposition_velocity=0.01, decay_rate=1e-4,
-                                compensate_numerical_diffusion=compensate)
+                                compensate_numerical_diffusion=compensate, advection=advection)
     rng = np.random.default_rng(3)
     q, w = rng.standard_normal(grid.size), rng.standard_normal(grid.size)
     forward, backward = q.copy(), w.copy()

@@ -7,8 +7,9 @@ Modes (``assimilation.mode``):
   ``assimilation.stations``, read by :func:`engine.observations.read_sensor_records`, or a
   plumetwin run file whose receptors become the sensors).
 - ``twin``: the built-in twin experiment (hidden truth, 16 sensors of which 4 are withheld).
-- ``locate``: the built-in source-location twin: a hidden release found from backward runs, with
-  the map of its credible region.
+- ``locate``: an unknown release located from backward runs, with the map of its credible region:
+  from recorded series (``assimilation.records``) with the configured grid and steady meteorology,
+  or, without records, the built-in source-location twin.
 
 Every mode writes ``<name>.h5`` atomically: analysed ensemble mean and spread per cycle,
 emission factors, innovation statistics (``locate``: the posterior and the estimate).
@@ -53,7 +54,11 @@ def assimilate_task(cfg: Any, output_dir: str | Path | None = None, attributes: 
     output_dir = Path(output_dir or Path("results") / name)
     output_dir.mkdir(parents=True, exist_ok=True)
     mode = a.get("mode", "twin")
-    if mode == "locate":
+    if mode == "locate" and a.get("records"):
+        from .assimilate_locate import locate_from_records  # noqa: PLC0415
+
+        summary = locate_from_records(a, output_dir, name, plain, attributes)
+    elif mode == "locate":
         summary = _locate(a, output_dir, name, plain, attributes)
     elif mode == "twin":
         summary = _twin(a, output_dir, name, plain, attributes)
@@ -163,7 +168,14 @@ def _records(a, output_dir, name, plain, attributes):
 
 def report_assimilate(summary: dict) -> None:
     mode = summary["mode"]
-    if mode == "locate":
+    if mode == "locate" and "true_xy" not in summary:
+        print(f"release most probably at ({summary['found_xy'][0]:.0f}, {summary['found_xy'][1]:.0f}) m "
+              f"({summary['readings']} readings from {summary['sensors']} sensors); 90 % credible region "
+              f"{summary['region_cells']} cells")
+        print(f"rate {summary['rate']:.3g} ± {summary['rate_sd']:.2g} kg/s; start {summary['start']:.0f} ± "
+              f"{summary['start_sd']:.0f} s after assimilation.start")
+        print(f"credible region map: {summary['png']}")
+    elif mode == "locate":
         print(f"leak found at ({summary['found_xy'][0]:.0f}, {summary['found_xy'][1]:.0f}) m, "
               f"{summary['cells_off']} cells from the hidden source ({summary['true_xy'][0]:.0f}, "
               f"{summary['true_xy'][1]:.0f}) m; 90 % credible region {summary['region_cells']} cells")

@@ -94,8 +94,10 @@ def write_location(path: Path, estimate, result, plain: dict, section: dict, att
         g.create_dataset("credible_region_90", data=estimate.credible_region(0.9))
         rate, rate_sd = estimate.rate_mean_std
         start, start_sd = estimate.start_mean_std
-        for key, value in (("position", estimate.position), ("rate_mean", rate), ("rate_std", rate_sd),
-                           ("start_mean", start), ("start_std", start_sd), ("true_position", result.true_xy),
-                           ("true_rate", result.true_rate), ("true_start", result.true_start)):
+        values = {"position": estimate.position, "rate_mean": rate, "rate_std": rate_sd, "start_mean": start,
+                  "start_std": start_sd}
+        if result is not None:  # a twin: the hidden truth
+            values.update(true_position=result.true_xy, true_rate=result.true_rate, true_start=result.true_start)
+        for key, value in values.items():
             g.attrs[key] = value
     return path

@@ -50,7 +50,7 @@ def sensor_lattice(domain: TwinDomain, per_side: int = 4, height: float = 3.0):
 def source_twin(seed: int, domain: TwinDomain | None = None, per_side: int = 4, duration: float = 1200.0,
                 interval: float = 60.0, dt: float = 5.0, relative_noise: float = 0.1,
                 relative_error: float = 0.3, release_height: float = 1.0, start_window: float = 400.0,
-                start_stride: int = 4, compensate_numerical_diffusion: bool = True,
+                start_stride: int = 4, advection: str = "upwind",
                 progress: bool = False) -> SourceTwinResult:
     """One seeded trial: truth from a hidden ground-level release, 16 noisy sensors, the posterior.
 
@@ -89,8 +89,8 @@ def source_twin(seed: int, domain: TwinDomain | None = None, per_side: int = 4, 
     cells = layer * grid.nx * grid.ny + np.arange(grid.nx * grid.ny)
     xx, yy = np.meshgrid(grid.x_centres, grid.y_centres)
     cell_xy = np.stack([xx.ravel(), yy.ravel()], axis=1)
-    transport = LinearTransport(grid, wind, diffusivity, dt,
-                                compensate_numerical_diffusion=compensate_numerical_diffusion)
+    transport = LinearTransport(grid, wind, diffusivity, dt, advection=advection,
+                                compensate_numerical_diffusion=advection == "upwind")
     response = continuous_release_response(backward_sensitivities(transport, sampler, last, last, cells,
                                                                          progress=progress))
     start_steps = np.arange(0, last, start_stride)
