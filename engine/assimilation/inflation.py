@@ -17,7 +17,6 @@ def inflate(ensemble, factor: float):
     """Scale the anomalies of ``ensemble`` (member axis first) by ``factor`` about the mean."""
     if factor == 1.0:
         return ensemble
-    xp = array_module(ensemble)
     mean = ensemble.mean(axis=0, keepdims=True)
     return (mean + factor * (ensemble - mean)).astype(ensemble.dtype, copy=False)
 
