@@ -86,6 +86,9 @@ TASKS: dict[str, Task] = {
              "scenarios.compare_task:report_compare"),
         Task("ingest", "ingest", "read sensor records, convert units, flag them; write a cleaned long table "
              "and a QC report", "engine.app.ingest_task:ingest_task", "engine.app.ingest_task:report_ingest"),
+        Task("assimilate", "assimilate", "fuse sensor records with an ensemble (EnKF/LETKF), correct emissions; "
+             "or locate an unknown leak", "engine.app.assimilate:assimilate_task",
+             "engine.app.assimilate:report_assimilate"),
     )
 }
 
