@@ -18,6 +18,8 @@ from scenarios.perturbations import sample_members
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from test_ensemble_scale import SPEC, scale_run  # noqa: E402
 
+from stepping import time_steps  # noqa: E402
+
 MEMBERS = 64
 
 
@@ -28,16 +30,7 @@ def test_ensemble_member_steps_per_second(benchmark, backend):
     budget_chunk = chunk_size(model.grid, 1, MEMBERS)
     if budget_chunk < MEMBERS:
         pytest.skip(f"{MEMBERS} members do not fit the memory budget here ({budget_chunk} per chunk)")
-    dt = model.stable_dt()
-    sync = model.grid.backend.synchronize
-
-    def step():
-        model.step(dt)
-        sync()
-
-    step()  # compile / warm caches
-    benchmark.pedantic(step, rounds=5, iterations=1, warmup_rounds=1)
-    seconds = benchmark.stats.stats.median
+    seconds = time_steps(benchmark, model, rounds=5)
     benchmark.extra_info.update({
         "backend": backend, "grid": "128x128x32", "cells": model.grid.size, "members": MEMBERS, "species": 1,
         "dtype": model.grid.dtype, "member_steps_per_s": MEMBERS / seconds,

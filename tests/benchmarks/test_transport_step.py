@@ -7,6 +7,7 @@ members × species × cells per step.
 import pytest
 
 from hpc.peer_benchmark import build_model
+from stepping import time_steps
 
 
 def benchmark_model(n: int, backend: str, members: int = 1):
@@ -20,16 +21,7 @@ def test_transport_step_throughput(benchmark, backend, n):
     if n == 256 and backend != "cupy":
         pytest.skip("256³ is benchmarked on the GPU only (make bench-peers runs it on the CPU)")
     model = benchmark_model(n, backend)
-    dt = model.stable_dt()
-    sync = model.grid.backend.synchronize
-
-    def step():
-        model.step(dt)
-        sync()
-
-    step()  # compile / warm caches
-    benchmark.pedantic(step, rounds=5 if n >= 128 else 10, iterations=1, warmup_rounds=1)
-    seconds = benchmark.stats.stats.median
+    seconds = time_steps(benchmark, model, rounds=5 if n >= 128 else 10)
     benchmark.extra_info.update({
         "backend": backend, "grid": f"{n}^3", "cells": n**3, "members": 1, "species": 1,
         "dtype": model.grid.dtype, "mlups": model.cell_updates_per_step / seconds / 1e6,
