@@ -78,6 +78,6 @@ def test_window_pairing_and_ensemble_scores_by_hand():
     # (0, 60] holds 30 and 60 s: means 2.5 and 4.5; instantaneous readings take their sample; 500 s has none
     np.testing.assert_allclose(paired[:, :3], [[2.5, 4.0, 2.0], [4.5, 6.0, 4.0]])
     assert np.all(np.isnan(paired[:, 3]))
-    scores = score_pairs(np.array([3.0, 5.0, 3.0]), paired[:, :3], bootstrap=20, seed=0, threshold=None)
+    scores = score_pairs(np.array([3.5, 5.0, 3.0]), paired[:, :3], bootstrap=20, seed=0, threshold=None)
     assert scores["n"] == 3 and math.isclose(scores["metrics"]["fb"]["value"], 0.0, abs_tol=1e-12)
     assert scores["ensemble"]["rank_histogram"]["counts"] == [0, 3, 0]

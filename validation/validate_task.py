@@ -85,7 +85,8 @@ def validate_task(cfg: Any, output_dir: str | Path | None = None, attributes: di
     output_dir.mkdir(parents=True, exist_ok=True)
     # Resolved once here, so that "auto" is decided (and logged) once, not on every grid a suite builds.
     try:
-        backend = resolve_backend(str(config.get("backend", "auto"))).name
+        chosen = config.get("backend", "auto")
+        backend = resolve_backend(str(chosen.get("name", "auto") if isinstance(chosen, dict) else chosen)).name
     except BackendUnavailableError as exc:
         raise ConfigError("backend", str(exc)) from None
     suites = enabled_suites(config.get("suites") or {})
