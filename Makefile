@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev,numba,viz
 
-.PHONY: run test test-all bench bench-ensemble bench-peers clean venv offscreen-gl
+.PHONY: run test test-all bench bench-ensemble bench-peers clean venv offscreen-gl chromium
 
 venv: $(STAMP)
 
@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS)]"
 	@$(MAKE) --no-print-directory offscreen-gl
+	@$(MAKE) --no-print-directory chromium
 	touch $(STAMP)
 
 ## offscreen-gl: the off-screen OpenGL library VTK needs for 3D renders (installed with apt when missing)
@@ -23,6 +24,14 @@ offscreen-gl:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libosmesa6 >/dev/null) \
 		|| echo "note: could not install libosmesa6; 3D renders will be skipped"; \
 	else echo "note: no off-screen OpenGL library (install libosmesa6); 3D renders will be skipped"; fi
+
+## chromium: headless Chromium, which the tests use to render the validation report (apt, when missing and root)
+chromium:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "note: could not install chromium; the report rendering test will be skipped"; \
+	else echo "note: no chromium (install it); the report rendering test will be skipped"; fi
 
 ## run: install, run the default scenario end to end and print where the results are
 run: $(STAMP)

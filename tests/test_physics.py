@@ -5,50 +5,20 @@ import math
 import numpy as np
 import pytest
 
-from analytic import (gaussian_plume_reflected, gaussian_puff_2d, reflected_diffusion_1d,
-                      steady_point_source_reflected)
 from engine import (Diffusivity, DispersionModel, Grid, PointSource, Species, VolumeSource, Wind,
                     WindProfile, stretched_levels)
 from engine.errors import ConfigError
 from engine.simulation import Simulation
+from validation.analytic import gaussian_plume_reflected, reflected_diffusion_1d, steady_point_source_reflected
+from validation.analytic_cases import divergence_free_box_wind, puff_error
 
 
-def puff_error(n, backend, to_host):
-    """Relative L2 error of a 2D puff (advection + horizontal diffusion) on an n×n grid."""
-    length, sigma0, u, v, k, t_end = 1000.0, 40.0, 2.0, 1.0, 5.0, 200.0
-    dx = length / n
-    grid = Grid(n, n, dx, dx, [0.0, 10.0], dtype="float64", backend=backend)
-    wind = Wind.from_profiles(grid, [WindProfile(math.hypot(u, v), math.degrees(math.atan2(-u, -v)) % 360)])
-    model = DispersionModel(grid, wind, Diffusivity.constant(grid, k, 0.0), [Species("T")])
-    x, y = np.meshgrid(grid.x_centres, grid.y_centres)
-    model.set_state(gaussian_puff_2d(x, y, 0.0, 1.0, 300.0, 300.0, u, v, k, sigma0)[None, None, None])
-    dt = 0.25 * dx / u  # fixed Courant number 0.25 in x on every grid
-    Simulation(model, t_end, dt=dt).run()
-    exact = gaussian_puff_2d(x, y, t_end, 1.0, 300.0, 300.0, u, v, k, sigma0)
-    got = to_host(model.state)[0, 0, 0]
-    return float(np.linalg.norm(got - exact) / np.linalg.norm(exact))
-
-
-def test_gaussian_puff_converges_at_second_order(backend, to_host):
-    errors = [puff_error(n, backend, to_host) for n in (25, 50, 100)]
+def test_gaussian_puff_converges_at_second_order(backend):
+    errors = [puff_error(n, backend) for n in (25, 50, 100)]
     orders = [math.log2(errors[i] / errors[i + 1]) for i in range(2)]
     print(f"puff L2 errors {errors}, measured orders {orders}")
     assert errors[-1] < 0.02
     assert min(orders) >= 1.5
-
-
-def divergence_free_box_wind(grid, amplitude=2.0):
-    """A cellular flow from a streamfunction on cell corners: discretely divergence-free, zero
-    normal velocity on every wall of the box."""
-    nz, ny, nx = grid.shape
-    xf, yf = grid.x_faces - grid.origin[0], grid.y_faces - grid.origin[1]
-    lx, ly = nx * grid.dx, ny * grid.dy
-    psi = amplitude * lx / np.pi * np.outer(np.sin(np.pi * yf / ly), np.sin(np.pi * xf / lx))  # (ny+1, nx+1)
-    u = np.diff(psi, axis=0) / grid.dy            # (ny, nx+1)
-    v = -np.diff(psi, axis=1) / grid.dx           # (ny+1, nx)
-    shape_u, shape_v = (1, nz, ny, nx + 1), (1, nz, ny + 1, nx)
-    return Wind(grid, np.broadcast_to(u, shape_u).copy(), np.broadcast_to(v, shape_v).copy(),
-                np.zeros((1, nz + 1, ny, nx)), closed_boundaries=("west", "east", "south", "north", "top"))
 
 
 @pytest.mark.parametrize("building", [False, True], ids=["open-box", "with-building"])

@@ -89,6 +89,8 @@ TASKS: dict[str, Task] = {
         Task("assimilate", "assimilate", "fuse sensor records with an ensemble (EnKF/LETKF), correct emissions; "
              "or locate an unknown leak", "engine.app.assimilate:assimilate_task",
              "engine.app.assimilate:report_assimilate"),
+        Task("validate", "validate", "verification and validation suites (analytic, Prairie Grass, sensor records): "
+             "scores, HTML report", "validation.validate_task:validate_task", "validation.validate_task:report_validate"),
     )
 }
 

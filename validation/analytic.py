@@ -1,4 +1,8 @@
-"""Closed-form solutions used by the physics tests."""
+"""Closed-form solutions of advection–diffusion used by the physics tests and the analytic validation suite.
+
+Concentrations in kg/m³ (kg/m² per unit depth for the 2D puff), lengths in m, times in s,
+diffusivities in m²/s.
+"""
 
 from __future__ import annotations
 
@@ -39,3 +43,12 @@ def reflected_diffusion_1d(z, t, mass_per_area, z0, k, t0=0.0):
     """1D diffusion of an instantaneous layer at z0 above a reflecting ground, started at −t0."""
     s = 4 * k * (t + t0)
     return mass_per_area / np.sqrt(np.pi * s) * (np.exp(-((z - z0) ** 2) / s) + np.exp(-((z + z0) ** 2) / s))
+
+
+def step_cell_averages(x_faces, t, left, right, speed):
+    """Cell averages of a unit top-hat on ``[left, right]`` (m) carried unchanged at ``speed`` (m/s)
+    for ``t`` (s): the overlap fraction of each cell ``[x_faces[i], x_faces[i+1]]``."""
+    faces = np.asarray(x_faces, dtype=np.float64)
+    low, high = left + speed * t, right + speed * t
+    overlap = np.clip(np.minimum(faces[1:], high) - np.maximum(faces[:-1], low), 0.0, None)
+    return overlap / np.diff(faces)
