@@ -90,7 +90,9 @@ def _options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 def collect_pairs(opts: dict[str, Any]) -> tuple[dict[str, dict[str, dict]], dict[str, int]]:
     """``{species: {station: {"time", "observed", "predicted" (member, k)}}}`` and flagged-row counts."""
-    records, _ = read_sensor_records(opts["records"], stations=opts["stations"], mapping=opts["mapping"])
+    # a record that is itself a run file shares the run's clock
+    records, _ = read_sensor_records(opts["records"], stations=opts["stations"], mapping=opts["mapping"],
+                                     start=opts["start"])
     origin = parse_time(opts["start"])
     pairs: dict[str, dict[str, dict]] = {}
     flagged: dict[str, int] = {}

@@ -76,7 +76,8 @@ def validate_task(cfg: Any, output_dir: str | Path | None = None, attributes: di
     -------
     dict
         ``html``, ``json`` (paths), ``suites`` (name → ``{"passed": bool | None, "seconds": float}``),
-        ``errors`` (name → message) and ``total_time`` (s).
+        ``errors`` (name → message), ``total_time`` (s) and ``criteria_met`` (False when a suite failed
+        its criteria or raised: the command then exits with status 1).
     """
     started = time.perf_counter()
     config = plain_config(cfg)
@@ -118,7 +119,8 @@ def validate_task(cfg: Any, output_dir: str | Path | None = None, attributes: di
     paths = write_report(output_dir, results, errors, resolved, engine.__version__)
     summary = {"html": str(paths["html"]), "json": str(paths["json"]), "errors": errors,
                "suites": {name: {"passed": passed, "seconds": timings[name]} for name, passed in verdicts.items()},
-               "total_time": time.perf_counter() - started}
+               "total_time": time.perf_counter() - started,
+               "criteria_met": not errors and all(passed is not False for passed in verdicts.values())}
     return summary
 
 

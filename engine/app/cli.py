@@ -8,7 +8,9 @@ configuration (``conf/<task>.yaml`` and its groups), sets up logging and the run
 handles ``--multirun``, ``--cfg job`` and ``--help``; everything else is plain Python.
 
 Errors meant for the user (:class:`~engine.errors.PlumetwinError`, a Hydra composition error)
-print ``plumetwin: error: <message>`` on stderr and exit with status 2, without a traceback.
+print ``plumetwin: error: <message>`` on stderr and exit with status 2, without a traceback. A task
+that ran to the end but failed its own criteria (its summary says ``criteria_met: False``, as a
+failing validation suite does) exits with status 1.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from . import schema  # noqa: F401 - registers the config schemas in Hydra's Con
 from .tasks import run_task, summary_line
 from .validate import omegaconf_error
 
-EXIT_OK, EXIT_ERROR = 0, 2
+EXIT_OK, EXIT_CRITERIA_FAILED, EXIT_ERROR = 0, 1, 2
 
 
 class ConfigDirectoryNotFound(PlumetwinError):
@@ -154,6 +156,7 @@ def describe_hydra_error(exc: BaseException) -> str:
 def launch(task: Task, args: Sequence[str]) -> int:
     """Run ``task`` through Hydra with command-line ``args``; returns the exit status."""
     failures: list[str] = []
+    unmet: list[int] = []  # exit statuses of tasks that ran but failed their own criteria
     work, report = task.resolve("work"), task.resolve("report")
 
     def task_function(cfg: DictConfig) -> None:
@@ -174,6 +177,9 @@ def launch(task: Task, args: Sequence[str]) -> int:
             fail(str(exc))
             return
         report(summary)
+        if summary.get("criteria_met") is False:
+            # The task ran but its own criteria failed (a validation suite, say): scripts and CI see it.
+            unmet.append(EXIT_CRITERIA_FAILED)
 
     main = hydra.main(config_path=str(conf_dir()), config_name=task.config, version_base="1.3")(task_function)
     saved_argv, saved_env = sys.argv, os.environ.get("HYDRA_FULL_ERROR")
@@ -191,7 +197,9 @@ def launch(task: Task, args: Sequence[str]) -> int:
             os.environ.pop("HYDRA_FULL_ERROR", None)
         else:
             os.environ["HYDRA_FULL_ERROR"] = saved_env
-    return EXIT_ERROR if failures else EXIT_OK
+    if failures:
+        return EXIT_ERROR
+    return max(unmet, default=EXIT_OK)
 
 
 def tune_allocator() -> bool:
