@@ -18,6 +18,7 @@ import numpy as np
 
 from engine import Diffusivity, DispersionModel, PointSampler, PointSource, Species, Wind
 from engine.grid import Grid
+from engine.transport.advection import face_fluxes
 
 from .data import ARC_DISTANCES, SAMPLER_HEIGHT, Run, crosswind_integral
 from .grids import ArcDomain, arc_domain
@@ -79,17 +80,19 @@ def build_model(met: RunMet, domain: ArcDomain, release_height: float) -> tuple[
     return model, sampler
 
 
-def plane_flux(model: DispersionModel, x: float) -> float:
-    """Advective plus diffusive mass flux (kg/s) through the crosswind face nearest ``x`` (m)."""
+def plane_flux(model: DispersionModel, x: float, dt: float) -> float:
+    """Mass flux (kg/s) through the crosswind face nearest ``x`` (m): the solver's own limited
+    advective flux for a step of ``dt`` s plus the diffusive flux ``−Kh ∂c/∂x``. At steady state it
+    equals the emission rate (nothing is deposited or decays)."""
     grid = model.grid
     i = int(np.clip(round((x - grid.origin[0]) / grid.dx), 1, grid.nx - 1))
     to_host = grid.backend.to_host
+    advective = face_fluxes(model.state, model.wind.u, 4, dt, grid.dx, 0.0, model.transport.limiter, 1)
+    advective = np.asarray(to_host(advective), dtype=np.float64)[0, 0, :, :, i]
     c = np.asarray(to_host(model.state), dtype=np.float64)[0, 0]
-    u = np.asarray(model.wind.host[0][0], dtype=np.float64)[:, :, i]
     kh = model.diffusivity.kh_field
     k_face = 0.5 * (kh[:, i - 1] + kh[:, i])[:, None]
-    upwind, downwind = c[:, :, i - 1], c[:, :, i]
-    flux = u * 0.5 * (upwind + downwind) - k_face * (downwind - upwind) / grid.dx
+    flux = advective - k_face * (c[:, :, i] - c[:, :, i - 1]) / grid.dx
     area = grid.dz[:, None] * grid.dy
     return float(np.sum(flux * area))
 
@@ -120,7 +123,7 @@ def simulate_arc(met: RunMet, radius: float, release_height: float, resolution: 
     state = np.asarray(grid.backend.to_host(model.state))[0, 0]
     top_ratio = float(state[-1].max() / max(values.max(), 1e-300))
     return ArcPrediction(radius, domain.azimuth_deg, values, grid.size, model.iteration, model.time, steady,
-                         plane_flux(model, 0.5 * radius), top_ratio)
+                         plane_flux(model, 0.5 * radius, dt), top_ratio)
 
 
 def simulate_run(run: Run, resolution: str = "medium", backend: str = "numpy",
