@@ -59,8 +59,13 @@ def summary_markdown(scores: dict, wall_seconds: float, command: str) -> str:
             lines.append(f"- {label}: median relative change {c[quantity]['median']:.4f}, largest {c[quantity]['max']:.4f} "
                          f"over {c[quantity]['n']} arcs")
         lines.append("")
-    excluded = "; ".join(f"run {k}: {v}" for k, v in scores["runs_excluded"].items()) or "none"
-    lines += [f"Excluded runs: {excluded}.", ""]
+    by_reason: dict[str, list[str]] = {}
+    for run, reason in scores["runs_excluded"].items():
+        by_reason.setdefault(reason, []).append(run)
+    excluded = "; ".join(f"{reason}: runs {', '.join(numbers)}" for reason, numbers in by_reason.items()) or "none"
+    lines += [f"Excluded runs: {excluded}.", "",
+              f"Flagged arcs ({len(scores['arcs_flagged'])}, left out of the arc-maximum and/or crosswind pairs): "
+              + "; ".join(f"{arc}: {reason}" for arc, reason in scores["arcs_flagged"].items()) + ".", ""]
     return "\n".join(lines)
 
 
