@@ -39,7 +39,8 @@ def _fmt(entry: dict) -> str:
 def summary_markdown(scores: dict, wall_seconds: float, command: str) -> str:
     """A short Markdown summary of a run's numbers."""
     lines = ["# Prairie Grass: the engine against field measurements", "",
-             f"Command: `{command}`; {len(scores['runs_used'])} runs simulated, {len(scores['runs_excluded'])} excluded; "
+             f"Command: `{command}`; {len(scores['runs_used'])} runs simulated, "
+             f"{len(scores['runs_excluded'])} excluded; "
              f"resolution {scores['resolution']}, backend {scores['backend']}; wall time {wall_seconds:.0f} s.", ""]
     for quantity, label in QUANTITIES.items():
         result = scores[quantity]
@@ -56,7 +57,8 @@ def summary_markdown(scores: dict, wall_seconds: float, command: str) -> str:
         c = scores["convergence"]
         lines += [f"## Convergence ({c['from']} → {c['to']})", ""]
         for quantity, label in QUANTITIES.items():
-            lines.append(f"- {label}: median relative change {c[quantity]['median']:.4f}, largest {c[quantity]['max']:.4f} "
+            lines.append(f"- {label}: median relative change {c[quantity]['median']:.4f}, "
+                         f"largest {c[quantity]['max']:.4f} "
                          f"over {c[quantity]['n']} arcs")
         lines.append("")
     by_reason: dict[str, list[str]] = {}

@@ -211,7 +211,8 @@ def select_runs(runs: dict[int, Run], wanted="all") -> tuple[list[Run], dict[int
         numbers = sorted({int(n) for n in wanted})
         unknown = [n for n in numbers if n not in runs]
         if unknown:
-            raise ConfigError("prairie_grass.runs", f"unknown run(s) {unknown}; runs are {sorted(runs)[0]}–{sorted(runs)[-1]}")
+            raise ConfigError("prairie_grass.runs",
+                              f"unknown run(s) {unknown}; runs are {sorted(runs)[0]}–{sorted(runs)[-1]}")
     used, excluded = [], {}
     for number in numbers:
         reason = run_exclusion(runs[number])

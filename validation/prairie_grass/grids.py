@@ -40,7 +40,8 @@ def check_resolution(name: str) -> dict:
     try:
         return RESOLUTIONS[name]
     except KeyError as exc:
-        raise ConfigError("prairie_grass.resolution", f"unknown resolution {name!r}; use {', '.join(RESOLUTIONS)}") from exc
+        raise ConfigError("prairie_grass.resolution",
+                          f"unknown resolution {name!r}; use {', '.join(RESOLUTIONS)}") from exc
 
 
 def arc_spacing(radius: float) -> float:

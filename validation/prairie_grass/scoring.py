@@ -102,7 +102,8 @@ def score(pairs: Pairs, n: int, seed: int) -> dict:
     for distance in np.unique(pairs.distance):
         part = pairs.subset(pairs.distance == distance)
         ratio = part.predicted / part.observed
-        by_distance[f"{distance:g}"] = {"n": len(part), "geometric_mean_cp_over_co": _plain(np.exp(np.mean(np.log(ratio)))),
+        by_distance[f"{distance:g}"] = {"n": len(part),
+                                        "geometric_mean_cp_over_co": _plain(np.exp(np.mean(np.log(ratio)))),
                                         "fac2": _plain(np.mean((ratio >= 0.5) & (ratio <= 2)))}
     return {"overall": overall, "classes": classes, "band": verdict(overall, BAND), "aim": verdict(overall, AIM),
             "uncorrected_observations": {k: _plain(v["value"]) for k, v in statistics(raw, 0, seed).items()

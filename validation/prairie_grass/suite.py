@@ -82,7 +82,8 @@ def _score_tables(scores: dict) -> list[Table]:
         rows = []
         result = scores[quantity]
         for name, stats in [("all", result["overall"])] + list(result["classes"].items()):
-            rows.append([name, stats["runs"], stats["n"]] + [_interval(stats[m]) for m in ("fac2", "fb", "nmse", "mg", "vg", "r")])
+            measures = ("fac2", "fb", "nmse", "mg", "vg", "r")
+            rows.append([name, stats["runs"], stats["n"]] + [_interval(stats[m]) for m in measures])
         tables.append(Table(f"Prairie Grass {label}: statistics with bootstrap 95 % intervals",
                             ["class", "runs", "pairs", "FAC2", "FB", "NMSE", "MG", "VG", "R"], rows,
                             note="FB > 0: the model under-predicts. Classes: "
@@ -140,7 +141,8 @@ def run_suite(options: Mapping[str, Any], out_dir: Path, backend: str = "numpy")
                                   "solid 1:1, dashed factor of 2."))
         figure_list.append(Figure(figures.quantile_quantile(pairs[q], out_dir / f"prairie_grass_{q}_qq.png",
                                                             f"Prairie Grass {q.replace('_', ' ')}: quantiles"),
-                                  f"Quantile–quantile plot of the {label}: sorted predictions against sorted observations."))
+                                  f"Quantile–quantile plot of the {label}: sorted predictions against sorted "
+                                  "observations."))
 
     verdicts = []
     for q, label in QUANTITIES.items():
