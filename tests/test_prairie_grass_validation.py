@@ -91,3 +91,14 @@ def test_suite_returns_json_ready_scores_sections_and_figures(tmp_path):
     figures = [f for s in result.sections for f in s.figures]
     assert len(figures) == 4 and all(f.path.is_file() and f.path.stat().st_size > 1000 for f in figures)
     assert math.isfinite(result.scores["cwic"]["overall"]["fac2"]["low"])
+
+
+def test_suite_options_are_checked(tmp_path):
+    from engine.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown option"):
+        run_suite({"runz": "all"}, tmp_path, "numpy")
+    with pytest.raises(ConfigError, match="unknown resolution"):
+        run_suite({"resolution": "ultra"}, tmp_path, "numpy")
+    with pytest.raises(ConfigError, match="none of the selected runs"):
+        run_suite({"runs": [1, 2]}, tmp_path, "numpy")
