@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 EXTRAS ?= dev,numba,viz
 
-.PHONY: run test test-all bench bench-ensemble bench-peers clean venv offscreen-gl chromium
+.PHONY: run test test-all bench bench-ensemble bench-peers clean venv offscreen-gl chromium validate-prairie
 
 venv: $(STAMP)
 
@@ -69,6 +69,12 @@ bench-peers: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS),peers]"
 	mkdir -p benchmarks/results
 	$(BIN)/python -m hpc.peer_benchmark $(PEERS_ARGS) --json benchmarks/results/peers_$(BENCH_LABEL).json
+
+## validate-prairie: simulate every usable Prairie Grass run with the engine (medium grids, plus the fine
+## ones for the convergence check) and write scores.json, summary.md and the PNGs to validation/results/prairie_grass/
+PRAIRIE_ARGS ?= --runs all --resolution medium --convergence
+validate-prairie: $(STAMP)
+	$(BIN)/python -m validation.prairie_grass $(PRAIRIE_ARGS) --out validation/results/prairie_grass
 
 clean:
 	rm -rf $(VENV) .pytest_cache .benchmarks
