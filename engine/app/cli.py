@@ -89,6 +89,9 @@ TASKS: dict[str, Task] = {
         Task("assimilate", "assimilate", "fuse sensor records with an ensemble (EnKF/LETKF), correct emissions; "
              "or locate an unknown leak", "engine.app.assimilate:assimilate_task",
              "engine.app.assimilate:report_assimilate"),
+        Task("release", "release", "accidental toxic release: AEGL threat zones and distances, arrival times, peaks "
+             "and toxic loads at receptors, ensemble AEGL-2 probability", "scenarios.release_task:release_task",
+             "scenarios.release_report:report_release"),
     )
 }
 
