@@ -74,8 +74,8 @@ def plot_release(path: str | Path, grid, chemical: Chemical, zone: Mapping[str, 
         a.set_xlabel("x (km from the domain's west edge)")
         a.set_ylabel("y (km)")
     rate = "instantaneous" if term.rate is None else f"{term.rate:.3g} kg/s for {term.duration / 60:.0f} min"
-    fig.suptitle(f"{chemical.name} ({chemical.key}), {term.mass:.0f} kg, {term.kind}: {rate}. "
-                 "Passive gas: dense-gas effects not modelled", fontsize=9)
+    fig.suptitle(f"{chemical.name} ({chemical.key}), {term.mass:.0f} kg, {term.kind}: {rate}\n"
+                 "passive gas: dense-gas effects not modelled", fontsize=9)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)

@@ -81,10 +81,10 @@ def release_run(run: Mapping[str, Any], rel: Mapping[str, Any], chemical: Chemic
     out["species"] = [{"name": chemical.key, "molar_mass": chemical.molar_mass}]
     place = {"x": float(rel["x"]), "y": float(rel["y"]), "height": float(rel["height"])}
     if term.rate is None:
-        source = {"name": "release", "kind": "puff", **place, "unit": "kg", "emissions": {chemical.key: term.mass},
+        source = {"name": "release", "kind": "puff", **place, "unit": "kg", "emissions": {chemical.key: float(term.mass)},
                   "start": 0.0}
     else:
-        source = {"name": "release", "kind": "point", **place, "unit": "kg/s", "emissions": {chemical.key: term.rate},
+        source = {"name": "release", "kind": "point", **place, "unit": "kg/s", "emissions": {chemical.key: float(term.rate)},
                   "start": 0.0, "stop": float(term.duration)}
     out["sources"] = [source]
     return out
