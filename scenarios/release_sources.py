@@ -165,7 +165,7 @@ def release_term(kind: str, inventory: float, rate: float | None = None, duratio
         raise ConfigError("release.kind", f"{kind!r}; use one of {', '.join(KINDS)}")
     inventory = _positive("release.inventory", inventory, "kg")
     if kind == "instantaneous":
-        return ReleaseTerm(kind, inventory, None, 0.0, "all at once")
+        return ReleaseTerm(kind, inventory, None, 0.0, "puff")
     if kind == "continuous":
         if rate is None:
             duration = _positive("release.duration", duration, "s (or give release.rate)")

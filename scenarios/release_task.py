@@ -28,15 +28,13 @@ from .ensemble_task import split_config
 from .perturbations import sample_members
 from .release_output import write_release
 from .release_sources import ReleaseTerm, release_term
-from .threat import (GroundThreat, ReceptorSeries, exceedance_probability, governing_duration, reaches_edge,
+from .threat import (GroundThreat, ReceptorSeries, arrival_time, exceedance_probability, governing_duration, reaches_edge,
                      running_mean_series, threat_distance, window_samples)
 
 RELEASE_KEYS = ("chemical", "x", "y", "height", "kind", "inventory", "rate", "duration", "orifice", "pool",
                 "arrival_threshold", "exposure", "sample_interval", "ensemble")
 ENSEMBLE_KEYS = ("members", "method", "seed", "perturbations", "memory_budget_gb", "chunk")
 log = logging.getLogger(__name__)
-#: The shortest AEGL duration: an exposure is never taken shorter than this.
-MINIMUM_EXPOSURE = 600.0
 
 
 def check_release_block(rel: Mapping[str, Any]) -> dict:
@@ -91,11 +89,11 @@ def release_run(run: Mapping[str, Any], rel: Mapping[str, Any], chemical: Chemic
 
 
 def exposure_of(rel: Mapping[str, Any], term: ReleaseTerm, stop: float) -> float:
-    """Exposure duration (s) for choosing the AEGL duration: the configured one, else the
-    release's (at least 10 min), never longer than the run (the model says nothing beyond it)."""
+    """Exposure duration (s) for choosing the AEGL duration: the configured one, else the release
+    duration (0 for a puff, whose cloud passes in minutes), never longer than the run."""
     if rel.get("exposure") is not None:
         return float(rel["exposure"])
-    return min(max(term.duration, MINIMUM_EXPOSURE), stop)
+    return min(term.duration, stop)
 
 
 def simulate(run: dict, members: list[dict], chemical: Chemical, interval: float, durations, arrival: float,
@@ -155,8 +153,6 @@ def receptor_table(receptors: Mapping[str, Any], chemical: Chemical, arrival: fl
                    duration: float) -> dict:
     """Per receptor (member 0): arrival (s), peak (ppm), toxic load (ppmⁿ·min), the largest
     ``duration``-s running mean (ppm) and the AEGL levels it reaches."""
-    from .threat import arrival_time  # noqa: PLC0415
-
     times = receptors["times"]
     arrivals = arrival_time(receptors["ends"][0], times, arrival)
     means = running_mean_series(receptors["means"][0], interval, duration)

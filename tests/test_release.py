@@ -172,3 +172,15 @@ def test_exceedance_probability_on_constructed_members():
     maps = np.array([[[1.0, 5.0]], [[3.0, 5.0]], [[0.0, 2.0]], [[4.0, 1.0]]])
     assert np.allclose(exceedance_probability(maps, 3.0), [[0.5, 0.5]])
     assert np.allclose(exceedance_probability(maps, 3.0, weights=[1, 1, 2, 0]), [[0.25, 0.5]])
+
+
+def test_exposure_picks_the_aegl_duration_for_each_kind_of_release():
+    from scenarios.release_task import exposure_of  # noqa: PLC0415
+
+    puff = release_term("instantaneous", 200.0)
+    worst = release_term("continuous", 1000.0, duration=600.0)
+    leak = release_term("continuous", 1000.0, rate=0.136)
+    assert governing_duration(exposure_of({}, puff, 3600.0)) == 600.0      # a passing cloud: 10-min values
+    assert governing_duration(exposure_of({}, worst, 3600.0)) == 1800.0    # 10 minutes (KOSHA 7-25 min)
+    assert exposure_of({}, leak, 3600.0) == 3600.0                          # 2 h leak, 1 h run: the run's hour
+    assert governing_duration(exposure_of({"exposure": 14400}, leak, 3600.0)) == 14400.0
