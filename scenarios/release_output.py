@@ -7,7 +7,8 @@ Layout (concentrations in ppm at 25 °C and 1 atm, times in s from the release s
                     ``toxic_load`` (∫ Cⁿ dt, ppmⁿ·min), ``max_mean_ppm_<d>`` the largest running
                     mean over each AEGL duration d (s), all ``(ny, nx)`` at the lowest level
 ``/zones/<AEGL-k>/<d>``  footprint ``(ny, nx)`` (1 inside) with attributes ``threshold_ppm``,
-                    ``distance_m``, ``reaches_edge``; ``/zones`` attribute ``governing_duration_s``
+                    ``distance_m``, ``reaches_edge``; ``/zones`` attribute ``governing_duration_s``;
+                    ``/zones/<ERPG-k>/3600`` the same for the ERPGs on the 60-min mean
 ``/receptors``      names, x, y, z; ``times_s``; ``mean_ppm`` (receptor, time) interval means;
                     ``peak_ppm``, ``arrival_s``, ``toxic_load``, ``max_mean_ppm`` (governing duration)
 ``/ensemble``       ``members`` (JSON), ``probability_<AEGL-k>`` ``(ny, nx)``, ``distance_AEGL-2_m`` per member

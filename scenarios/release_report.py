@@ -92,6 +92,11 @@ def report_release(summary: Mapping[str, Any]) -> None:
     for level, distance in summary["distances"].items():
         edge = "  REACHES THE DOMAIN EDGE: at least this far" if summary["edge"][level] else ""
         print(f"  {level} {summary['thresholds'][level]:8.3g} ppm: {distance / 1000:6.2f} km{edge}")
+    erpg = summary.get("erpg") or {}
+    if erpg:
+        text = ", ".join(f"{lv} {v['threshold_ppm']:g} ppm {v['distance_m'] / 1000:.2f} km{' (edge: >=)' if v['edge'] else ''}"
+                         for lv, v in erpg.items())
+        print(f"  ERPGs on the 60 min mean (ERPG-2 is the NICS endpoint): {text}")
     if summary["receptors"]:
         print(f"receptors (arrival = first time >= {summary['arrival_ppm']:g} ppm):")
         for name, r in summary["receptors"].items():

@@ -22,7 +22,7 @@ import numpy as np
 
 from engine.errors import ConfigError
 
-from .chemicals import AEGL_DURATIONS, AEGL_LEVELS, Chemical, get_chemical
+from .chemicals import AEGL_DURATIONS, AEGL_LEVELS, ERPG_LEVELS, Chemical, get_chemical
 from .ensemble import run_ensemble
 from .ensemble_task import split_config
 from .perturbations import sample_members
@@ -136,8 +136,8 @@ def simulate(run: dict, members: list[dict], chemical: Chemical, interval: float
 
 
 def zones(window_maps: Mapping[str, np.ndarray], chemical: Chemical, grid, x0: float, y0: float) -> dict:
-    """Per AEGL level and duration: the footprint ``(ny, nx)`` (max running mean ≥ AEGL), its
-    threat distance (m) and whether it reaches the domain edge."""
+    """Per AEGL level and duration, and per ERPG level (60 min): the footprint ``(ny, nx)`` (max
+    running mean ≥ threshold), its threat distance (m) and whether it reaches the domain edge."""
     out: dict[str, dict] = {}
     for level in AEGL_LEVELS:
         for d in AEGL_DURATIONS:
@@ -146,6 +146,12 @@ def zones(window_maps: Mapping[str, np.ndarray], chemical: Chemical, grid, x0: f
             out.setdefault(level, {})[int(d)] = {
                 "mask": mask, "threshold_ppm": value, "edge": reaches_edge(mask),
                 "distance_m": threat_distance(mask, grid.x_centres, grid.y_centres, x0, y0)}
+    # ERPGs are 1-h values: compared with the 60-min running mean (ERPG-2 is NICS's first endpoint).
+    for level in ERPG_LEVELS:
+        value = chemical.erpg[level]
+        mask = window_maps["window_3600"] >= value
+        out[level] = {3600: {"mask": mask, "threshold_ppm": value, "edge": reaches_edge(mask),
+                             "distance_m": threat_distance(mask, grid.x_centres, grid.y_centres, x0, y0)}}
     return out
 
 
@@ -174,7 +180,7 @@ def release_task(cfg: Any, output_dir: str | Path | None = None, attributes: dic
     dict
         ``name``, ``chemical``, ``term`` (kind, mass kg, rate kg/s, duration s, regime),
         ``duration_s`` (the governing AEGL duration), ``distances`` {level: m}, ``edge`` {level:
-        bool}, ``receptors`` (arrival, peak, load, max mean, levels), ``probability`` (ensemble
+        bool}, ``erpg`` {ERPG-k: threshold_ppm, distance_m, edge} from the 60-min mean, ``receptors`` (arrival, peak, load, max mean, levels), ``probability`` (ensemble
         AEGL-2 summary or None), ``h5``, ``png``, ``wall_time`` (s) and ``total_time`` (s).
     """
     started = time.perf_counter()
@@ -232,6 +238,7 @@ def release_task(cfg: Any, output_dir: str | Path | None = None, attributes: dic
             "thresholds": {lv: chemical.aegl_ppm(lv, duration) for lv in AEGL_LEVELS},
             "distances": {lv: zone[lv][int(duration)]["distance_m"] for lv in AEGL_LEVELS},
             "edge": {lv: zone[lv][int(duration)]["edge"] for lv in AEGL_LEVELS},
+            "erpg": {lv: {k: zone[lv][3600][k] for k in ("threshold_ppm", "distance_m", "edge")} for lv in ERPG_LEVELS},
             "receptors": table, "probability": summary_probability, "output_dir": str(output_dir), "h5": str(h5),
             "png": str(png), "wall_time": base["result"].wall_time, "stop_s": float(run["time"]["stop"]),
             "total_time": time.perf_counter() - started}

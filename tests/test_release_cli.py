@@ -65,6 +65,7 @@ def test_tiny_release_writes_zones_receptors_probability_and_map(tmp_path):
         assert f["zones"].attrs["governing_duration_s"] == 600.0
         for level in ("AEGL-1", "AEGL-2", "AEGL-3"):
             assert set(f[f"zones/{level}"]) == {"600", "1800", "3600", "14400", "28800"}
+        assert f["zones/ERPG-2/3600"].attrs["threshold_ppm"] == 3.0
         assert f["ground/peak_ppm"].shape == (30, 40)
         inner = f["zones/AEGL-1/600"][()].astype(bool)
         assert np.all(f["ground/max_mean_ppm_600"][()][inner] >= f["zones/AEGL-1/600"].attrs["threshold_ppm"])
