@@ -11,7 +11,7 @@ from analytic import gaussian_plume_reflected
 from scenarios.chemicals import get_chemical
 from scenarios.release_sources import ReleaseTerm
 from scenarios.release_task import release_run, simulate
-from scenarios.threat import arrival_time, exceedance_probability, threat_distance
+from scenarios.threat import arrival_time, exceedance_probability, running_mean_series, threat_distance
 
 SPEED, K, DX = 2.0, 15.0, 10.0
 ORIGIN_X, ORIGIN_Y = -120.0, -240.0
@@ -98,3 +98,19 @@ def test_ensemble_probability_of_exceeding_aegl2_on_known_members():
     assert probability[j, west] == pytest.approx(0.25)
     assert probability[-1, east] == 0.0
     assert set(np.unique(probability)) <= {0.0, 0.25, 0.5, 0.75, 1.0}
+
+
+def test_ground_running_means_agree_with_the_receptor_series_at_a_cell_centre():
+    # Two independent paths to the same 10-min running mean: the on-device ring of ∫C dt at the ground
+    # cells, and the host running mean of a receptor's interval means at that cell's centre (the
+    # sampler's weight is exactly 1 there). Both integrate every step, so they agree to round-off.
+    cl2 = get_chemical("Cl2")
+    run, _ = plume_run(5.0, 1.0, stop=900.0, receptors=[("centre", 205.0)])
+    run["receptors"][0]["y"] = 5.0
+    out = simulate(run, [{}], cl2, 30.0, [600.0], 1e9)
+    grid = out["grid"]
+    i, j = int(np.argmin(np.abs(grid.x_centres - 205.0))), int(np.argmin(np.abs(grid.y_centres - 5.0)))
+    series = running_mean_series(out["receptors"]["means"][0, 0], 30.0, 600.0)
+    assert out["maps"]["window_600"][0, j, i] == pytest.approx(series.max(), rel=1e-9)
+    assert out["maps"]["peak"][0, j, i] == pytest.approx(out["receptors"]["peak"][0, 0], rel=1e-9)
+    assert out["maps"]["load"][0, j, i] == pytest.approx(out["receptors"]["load"][0, 0], rel=1e-9)
