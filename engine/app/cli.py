@@ -86,6 +86,9 @@ TASKS: dict[str, Task] = {
         Task("compare", "compare", "baseline vs retrofit options over a met ensemble: exceedances, reductions, "
              "cost-effectiveness, HTML report", "scenarios.compare_task:compare_task",
              "scenarios.compare_task:report_compare"),
+        Task("release", "release", "accidental toxic release: AEGL threat zones and distances, arrival times, peaks "
+             "and toxic loads at receptors, ensemble AEGL-2 probability", "scenarios.release_task:release_task",
+             "scenarios.release_report:report_release"),
         Task("ingest", "ingest", "read sensor records, convert units, flag them; write a cleaned long table "
              "and a QC report", "engine.app.ingest_task:ingest_task", "engine.app.ingest_task:report_ingest"),
         Task("assimilate", "assimilate", "fuse sensor records with an ensemble (EnKF/LETKF), correct emissions; "
