@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from analytic import gaussian_plume_reflected
+from validation.analytic import gaussian_plume_reflected
 from scenarios.chemicals import get_chemical
 from scenarios.release_sources import ReleaseTerm
 from scenarios.release_task import release_run, simulate
