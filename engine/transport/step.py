@@ -62,8 +62,9 @@ class Transport:
         self._xp = xp
         self._compiled = grid.backend.name == "numba"
         if self._compiled:
-            from ..kernels import numba_diffusion, numba_fused  # noqa: PLC0415 - optional extra
+            from ..kernels import numba_diffusion, numba_flush, numba_fused  # noqa: PLC0415 - optional extra
 
+            self._flush_compiled = numba_flush.flush_subnormals_flat
             self._fused_module = numba_fused
             self._compiled_vertical = numba_diffusion.vertical_diffusion_compiled
             self._background_host = np.array([s.background for s in species], dtype=dtype)
@@ -293,7 +294,24 @@ class Transport:
             factors = np.exp(-self._decay_rates * dt)
             decayed = self.total_mass(field) * xp.asarray(1 - factors)[None, :]
             field *= xp.asarray(factors.astype(grid.float_type)).reshape(1, -1, 1, 1, 1)
+        self._flush_subnormals(field)
         return field, outflow, deposited, decayed
+
+    def _flush_subnormals(self, field) -> None:
+        """Set subnormal concentrations (below the smallest normal number of the dtype, 1.2e-38 in
+        float32) to zero, in place, at the end of every step on every backend.
+
+        Diffusion spreads a plume's edge into ever smaller values that underflow into the
+        subnormal range over much of the domain; arithmetic on subnormals is up to a hundred times
+        slower on many CPUs (a 4-species park step ran 11.3 ms with 5 % of its cells subnormal
+        and 6.5 ms flushed, on an Intel Xeon). The mass removed is below 1.2e-38 kg/m³ per cell,
+        far under float resolution of any budget term.
+        """
+        if self._compiled and field.flags.c_contiguous:
+            self._flush_compiled(field.reshape(-1), float(np.finfo(field.dtype).tiny))
+            return
+        xp = self._xp
+        field[xp.abs(field) < xp.finfo(field.dtype).tiny] = 0
 
     def _deposited(self, field, dt: float):
         xp = self._xp
