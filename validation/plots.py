@@ -14,7 +14,7 @@ import numpy as np
 from engine.atomic import atomic_path
 
 
-def _pyplot():
+def pyplot():
     import matplotlib  # noqa: PLC0415
 
     matplotlib.use("Agg")
@@ -23,11 +23,11 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path: Path) -> Path:
+def save_png(fig, path: Path) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
+    pyplot().close(fig)
     return path
 
 
@@ -35,7 +35,7 @@ def convergence(path: Path, series: Mapping[str, tuple[Sequence[float], Sequence
                 title: str, ylabel: str = "relative error") -> Path:
     """Log–log error against grid spacing (m), one line per series, with reference slopes
     drawn through the first point of the first series."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.0, 4.4))
     for label, (spacing, error) in series.items():
         ax.loglog(spacing, error, "o-", label=label)
@@ -49,12 +49,12 @@ def convergence(path: Path, series: Mapping[str, tuple[Sequence[float], Sequence
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def profiles(path: Path, x: np.ndarray, exact: np.ndarray, curves: Mapping[str, np.ndarray], title: str) -> Path:
     """1D profiles against x (m) beside the exact one."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 3.6))
     ax.plot(x, exact, "k-", linewidth=2, label="exact")
     for label, values in curves.items():
@@ -63,13 +63,13 @@ def profiles(path: Path, x: np.ndarray, exact: np.ndarray, curves: Mapping[str, 
     ax.set_ylabel("concentration (relative)")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def time_series(path: Path, times: np.ndarray, observed: np.ndarray, predicted: np.ndarray, title: str,
                 units: str, spread: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
     """Observed and predicted series at one station; ``spread``: an ensemble's low/high band."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 3.4))
     if spread is not None:
         ax.fill_between(times, spread[0], spread[1], color="tab:orange", alpha=0.25, label="ensemble range")
@@ -79,12 +79,12 @@ def time_series(path: Path, times: np.ndarray, observed: np.ndarray, predicted: 
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.autofmt_xdate()
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def scatter(path: Path, observed: np.ndarray, predicted: np.ndarray, title: str, units: str) -> Path:
     """Predicted against observed with the 1:1 line and the factor-of-two lines."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.6, 4.4))
     ax.plot(observed, predicted, "o", markersize=3, alpha=0.7)
     finite = np.concatenate([observed[np.isfinite(observed)], predicted[np.isfinite(predicted)]])
@@ -100,12 +100,12 @@ def scatter(path: Path, observed: np.ndarray, predicted: np.ndarray, title: str,
     ax.set_ylabel(f"predicted ({units})")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def rank_histogram(path: Path, counts: Sequence[int], title: str) -> Path:
     """Bars of the rank counts with the flat (reliable) level."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.0, 3.4))
     ranks = np.arange(len(counts))
     ax.bar(ranks, counts, color="tab:blue")
@@ -114,4 +114,4 @@ def rank_histogram(path: Path, counts: Sequence[int], title: str) -> Path:
     ax.set_ylabel("count")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)

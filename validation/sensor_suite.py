@@ -32,10 +32,11 @@ from engine.output import open_run
 from . import plots
 from .bootstrap import confidence_intervals
 from .ensemble_scores import ensemble_scores
+from .metrics import ACCEPTANCE_BAND
 from .report_types import Figure, Section, SuiteResult, Table
 
 #: The acceptance band used for ``passed``: measure -> (low, high).
-BAND = {"fb": (-0.3, 0.3), "nmse": (0.0, 1.5), "fac2": (0.5, 1.0)}
+BAND = ACCEPTANCE_BAND
 MAX_SERIES_FIGURES = 12
 UG = 1e9  # kg/m³ → µg/m³ for the figures and tables
 

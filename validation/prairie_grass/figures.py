@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.atomic import atomic_path
+from validation.plots import pyplot, save_png
 
 from .met import CLASS_BOUNDS
 from .scoring import QUANTITIES, Pairs
@@ -28,20 +28,9 @@ def _guides(ax, low: float, high: float) -> None:
     ax.set(xscale="log", yscale="log", xlim=(low, high), ylim=(low, high), aspect="equal")
 
 
-def _save(fig, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    return path
-
-
 def scatter(pairs: Pairs, path: Path, title: str) -> Path:
     """Predicted against observed, coloured by stability class, with factor-of-2 lines."""
-    import matplotlib  # noqa: PLC0415 - plotting is optional for the engine
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    fig, ax = plt.subplots(figsize=(5.2, 5.2))
+    fig, ax = pyplot().subplots(figsize=(5.2, 5.2))
     low, high = _axes_limits(pairs)
     _guides(ax, low, high)
     for name, bound in CLASS_BOUNDS:
@@ -52,27 +41,16 @@ def scatter(pairs: Pairs, path: Path, title: str) -> Path:
     ax.set(xlabel=f"observed {QUANTITIES[pairs.quantity]}", ylabel=f"predicted {QUANTITIES[pairs.quantity]}",
            title=title)
     ax.legend(fontsize=7, loc="upper left")
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return save_png(fig, path)
 
 
 def quantile_quantile(pairs: Pairs, path: Path, title: str) -> Path:
     """Sorted predictions against sorted observations (unpaired distributions)."""
-    import matplotlib  # noqa: PLC0415
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    fig, ax = plt.subplots(figsize=(5.2, 5.2))
+    fig, ax = pyplot().subplots(figsize=(5.2, 5.2))
     low, high = _axes_limits(pairs)
     _guides(ax, low, high)
     ax.plot(np.sort(pairs.observed), np.sort(pairs.predicted), "o", ms=3, color="tab:blue")
     ax.set(xlabel=f"observed quantile, {QUANTITIES[pairs.quantity]}",
            ylabel=f"predicted quantile, {QUANTITIES[pairs.quantity]}", title=title)
     ax.legend(fontsize=7, loc="upper left")
-    try:
-        return _save(fig, path)
-    finally:
-        plt.close(fig)
+    return save_png(fig, path)
