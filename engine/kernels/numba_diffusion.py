@@ -13,6 +13,8 @@ import math
 import numba
 import numpy as np
 
+from .numba_fpenv import flush_denormals, restore
+
 
 @numba.njit(parallel=True, cache=True)
 def _vertical_streamed(field, lower, inv_pivot, upper_ratio, conductance, dz, deposition, use_deposition, full, dt,
@@ -39,6 +41,7 @@ def _vertical_streamed(field, lower, inv_pivot, upper_ratio, conductance, dz, de
         j1 = min(j0 + per_block, ny)
         if j0 >= j1:
             continue
+        previous = flush_denormals()
         cm = m if lower.shape[0] > 1 else 0
         cs = s if lower.shape[1] > 1 else 0
         gm = m if conductance.shape[0] > 1 else 0
@@ -83,6 +86,7 @@ def _vertical_streamed(field, lower, inv_pivot, upper_ratio, conductance, dz, de
                                  use_deposition, full, step, out)
         _flux_form_level(field, buffer, m, s, gm, dm, ds, 0, nz, j0, j1, conductance, dz, deposition, use_deposition,
                          full, step, out)
+        restore(previous)
 
 
 @numba.njit

@@ -28,6 +28,8 @@ import math
 import numba
 import numpy as np
 
+from .numba_fpenv import flush_denormals, restore
+
 
 _RING = 5  # swept planes k-2 .. k+2 held while the z sweep runs behind
 
@@ -476,10 +478,12 @@ def diffuse_fields(field, out, species, kh, gain_x, gain_y, open_x, open_y, use_
     nz = field.shape[1]
     mask_k = 1 if use_masks else 0
     for plane in numba.prange(field.shape[0] * nz):
+        previous = flush_denormals()
         ms = plane // nz
         k = plane % nz
         _diffuse_plane(field[ms, k], out[ms, k], kh[ms // species, k], gain_x, gain_y, open_x[k * mask_k],
                        open_y[k * mask_k], use_masks)
+        restore(previous)
 
 
 @numba.njit(parallel=True, cache=True)
@@ -514,6 +518,7 @@ def fused_sweeps(field, out, u, v, w, div_x, div_y, div_z, use_correction, sweep
         outflow[task] = 0.0
         if k0 >= k1:
             continue
+        previous = flush_denormals()
         m = ms // species
         halo = 1 if vertical else 0
         explicit = (vertical, rings[task], conductance[m], deposition[ms % species], use_deposition, dz, step)
@@ -525,6 +530,7 @@ def fused_sweeps(field, out, u, v, w, div_x, div_y, div_z, use_correction, sweep
             outflow[task] = _even_block(*args)
         else:
             outflow[task] = _odd_block(*args)
+        restore(previous)
 
 
 def _layered(array: np.ndarray) -> np.ndarray:

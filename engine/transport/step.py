@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -61,6 +62,7 @@ class Transport:
         xp, dtype = grid.xp, grid.float_type
         self._xp = xp
         self._compiled = grid.backend.name == "numba"
+        self._float_environment = _float_environment(grid.backend.name)
         if self._compiled:
             from ..kernels import numba_diffusion, numba_flush, numba_fused  # noqa: PLC0415 - optional extra
 
@@ -223,7 +225,15 @@ class Transport:
         return field
 
     def step(self, field, dt: float, parity: int = 0):
-        """Advance ``field`` by ``dt`` seconds; returns ``(new_field, outflow, deposited, decayed)``."""
+        """Advance ``field`` by ``dt`` seconds; returns ``(new_field, outflow, deposited, decayed)``.
+
+        On the CPU backends the step runs with subnormal operands and results flushed to zero
+        (:mod:`engine.kernels.numba_fpenv`): the same arithmetic on NumPy and Numba, and none of
+        the slow subnormal assists a diffusing plume's edge would otherwise cost."""
+        with self._float_environment():
+            return self._step(field, dt, parity)
+
+    def _step(self, field, dt: float, parity: int):
         xp, grid = self._xp, self.grid
         members, n_species = field.shape[:2]
         substeps = self.diffusion_substeps(dt)
@@ -324,3 +334,16 @@ class Transport:
             ground = field[:, :, 0]
         ground_sum = ground.reshape(members, n_species, -1).sum(axis=2, dtype=xp.float64) * (self.grid.dx * self.grid.dy)
         return dt * ground_sum * self._deposition_velocity[None, :]
+
+
+def _float_environment(backend: str):
+    """The context every step of ``backend`` runs in: subnormals flushed to zero in the calling
+    thread on the CPU backends where the Numba extra provides the switch; on CuPy (the device
+    handles subnormals at full speed) and without Numba, the default arithmetic."""
+    if backend == "cupy":
+        return contextlib.nullcontext
+    try:
+        from ..kernels.numba_fpenv import DenormalsFlushed  # noqa: PLC0415 - optional extra
+    except ImportError:
+        return contextlib.nullcontext
+    return DenormalsFlushed
