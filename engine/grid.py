@@ -30,6 +30,18 @@ def stretched_levels(nz: int, dz_bottom: float, ratio: float) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(thickness)])
 
 
+@dataclass(frozen=True)
+class BuildingBlock:
+    """A building as the grid holds it: its footprint's columns ``(ny, nx)`` (bool), the ground
+    it stands on and its height above that ground (m). Kept beside the solid mask for the
+    building flow zones (:mod:`engine.meteorology.building_zones`)."""
+
+    name: str
+    columns: np.ndarray
+    base: float
+    height: float
+
+
 @dataclass
 class Grid:
     """A rectilinear grid in a projected CRS.
@@ -65,6 +77,7 @@ class Grid:
     dtype: str = "float32"
     backend: Any = "auto"
     solid: np.ndarray | None = field(default=None, repr=False)
+    buildings: list = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         for key, value in (("grid.nx", self.nx), ("grid.ny", self.ny)):
@@ -180,6 +193,10 @@ class Grid:
             & ((xc >= x_min) & (xc <= x_max))[None, None, :]
         )
         self.solid |= inside
+        columns = (((self.y_centres >= y_min) & (self.y_centres <= y_max))[:, None]
+                   & ((self.x_centres >= x_min) & (self.x_centres <= x_max))[None, :])
+        if columns.any() and height > 0:
+            self.buildings.append(BuildingBlock(f"box {len(self.buildings) + 1}", columns, 0.0, float(height)))
 
     def add_terrain(self, height: np.ndarray) -> None:
         """Mark as solid every cell whose centre is below the terrain height ``(ny, nx)`` (m)."""

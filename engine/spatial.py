@@ -25,7 +25,7 @@ import numpy as np
 from matplotlib.path import Path as PolygonPath
 
 from .errors import ConfigError
-from .grid import Grid
+from .grid import BuildingBlock, Grid
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +181,9 @@ def add_buildings(grid: Grid, footprints: list[Footprint], source: str = "buildi
         columns = inside.reshape(grid.ny, grid.nx)
         roof = footprint.height + (0.0 if ground is None else ground)
         grid.solid |= (grid.z_centres[:, None, None] < roof) & columns[None]
+        if columns.any():
+            base = 0.0 if ground is None else float(np.mean(np.asarray(ground)[columns]))
+            grid.buildings.append(BuildingBlock(footprint.name, columns, base, float(footprint.height)))
     return int(grid.solid.sum()) - before
 
 

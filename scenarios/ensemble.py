@@ -80,7 +80,8 @@ def member_meteorology(cfg, grid: Grid, members: Sequence[Mapping[str, Any]]) ->
         order.append(solved[key])
     walls = list(cfg.grid.closed_boundaries)
     if m.wind_model == "mass_consistent":
-        unique = Wind.mass_consistent(grid, profiles, closed_boundaries=walls, vertical_weight=m.vertical_weight)
+        unique = Wind.mass_consistent(grid, profiles, closed_boundaries=walls, vertical_weight=m.vertical_weight,
+                                      building_zones=m.building_zones)
     else:
         unique = Wind.from_profiles(grid, profiles, closed_boundaries=walls)
     u, v, w = (a[order] for a in unique.host)

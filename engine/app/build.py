@@ -175,7 +175,8 @@ def build_meteorology(cfg: RunConfig, grid: Grid, weather: BaseWeather | None = 
                                                obukhov=m.obukhov_length))
     walls = list(cfg.grid.closed_boundaries)
     if m.wind_model == "mass_consistent":
-        wind = Wind.mass_consistent(grid, profiles, closed_boundaries=walls, vertical_weight=m.vertical_weight)
+        wind = Wind.mass_consistent(grid, profiles, closed_boundaries=walls, vertical_weight=m.vertical_weight,
+                                    building_zones=m.building_zones)
         for i, r in enumerate(wind.adjustment):
             log.log(logging.DEBUG if weather is not None else logging.INFO,
                     "wind member %d: mass-consistent, divergence %.2e -> %.2e 1/s (%d CG iterations, %.2f s)",

@@ -95,7 +95,8 @@ class MetConfig:
     None: Golder's from ``stability`` and ``roughness_length``). ``temperature`` (K) is the ambient
     air's, for plume rise. ``wind_model`` is ``profile`` (the profile everywhere, cut by solids) or
     ``mass_consistent`` (adjusted around buildings to zero divergence, Sherman's method, with the
-    vertical weight ``(α₁/α₂)²`` = ``vertical_weight``). ``rain_rate`` (mm/h) drives wet scavenging. ``record`` names a weather-station CSV
+    vertical weight ``(α₁/α₂)²`` = ``vertical_weight``; with ``building_zones`` the initial wind first gets
+    each building's upwind displacement zone, lee cavity and far wake, Röckle's method as in QUIC-URB). ``rain_rate`` (mm/h) drives wet scavenging. ``record`` names a weather-station CSV
     (:mod:`engine.meteorology.records`) whose hours replace ``speed``, ``direction``,
     ``stability``, ``temperature``, the mixing height and the rain rate; ``latitude``/``longitude`` (degrees, the
     Sinpyeong-Jangnim complex by default) place the sun for Turner's method. ``members``: one
@@ -114,6 +115,7 @@ class MetConfig:
     obukhov_length: Optional[float] = None
     wind_model: str = "profile"
     vertical_weight: float = 1.0
+    building_zones: bool = False
     record: Optional[str] = None
     rain_rate: float = 0.0
     latitude: float = 35.09

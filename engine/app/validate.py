@@ -218,6 +218,9 @@ def check_met(cfg: RunConfig) -> None:
     _one_of("met.profile", m.profile, PROFILE_KINDS)
     _one_of("met.wind_model", m.wind_model, WIND_MODELS)
     _positive("met.vertical_weight", m.vertical_weight, "")
+    if m.building_zones and m.wind_model != "mass_consistent":
+        raise ConfigError("met.building_zones", "needs met.wind_model=mass_consistent: the zones are put into the "
+                                                "initial wind that the adjustment makes divergence-free")
     _one_of("met.stability", m.stability, tuple(GOLDER_COEFFICIENTS))
     _one_of("met.terrain", m.terrain, tuple(POWER_LAW_EXPONENTS))
     _positive("met.reference_height", m.reference_height, "m")

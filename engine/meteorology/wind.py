@@ -142,17 +142,24 @@ class Wind:
 
     @classmethod
     def mass_consistent(cls, grid: Grid, profiles: Sequence[WindProfile], closed_boundaries: Sequence[str] = (),
-                        vertical_weight: float = 1.0, tolerance: float = 1e-9) -> "Wind":
+                        vertical_weight: float = 1.0, tolerance: float = 1e-9,
+                        building_zones: bool = False) -> "Wind":
         """The profile winds adjusted to zero divergence around the grid's solids (Sherman's
         method, :mod:`engine.meteorology.mass_consistent`); ``adjustment`` holds one report per
-        member (divergence before and after, iterations, seconds)."""
+        member (divergence before and after, iterations, seconds). With ``building_zones`` the
+        initial field first gets each building's upwind, cavity and wake zones
+        (:mod:`engine.meteorology.building_zones`)."""
+        from .building_zones import apply_building_zones  # noqa: PLC0415 - loaded on use
         from .mass_consistent import mass_consistent_wind  # noqa: PLC0415 - loaded on use
 
         first = cls.from_profiles(grid, profiles)  # unmasked initial fields come from its host copy
         parts, reports = [], []
         for m in range(first.members):
-            u, v, w, report = mass_consistent_wind(grid, *(a[m].astype(np.float64) for a in first.host),
-                                                   closed_boundaries, vertical_weight, tolerance)
+            initial = [a[m].astype(np.float64) for a in first.host]
+            if building_zones:
+                east, north = wind_components(1.0, profiles[m].direction)
+                apply_building_zones(grid, *initial, profiles[m].speed_at, float(east), float(north))
+            u, v, w, report = mass_consistent_wind(grid, *initial, closed_boundaries, vertical_weight, tolerance)
             parts.append((u, v, w))
             reports.append(report)
         wind = cls(grid, *(np.stack(arrays) for arrays in zip(*parts)), closed_boundaries=closed_boundaries)
