@@ -101,6 +101,34 @@ def measure_bandwidth(size_mb: int = 768, repeats: int = 11) -> tuple[float, str
     return 3 * a.nbytes / float(np.median(times)) / 1e9, method
 
 
+def measure_device_bandwidth(size_mb: int = 1536, repeats: int = 21) -> float | None:
+    """The GPU's triad bandwidth (GB/s, 3 arrays counted) from one fused CuPy kernel timed with
+    CUDA events, the median of ``repeats``; None without a working CuPy device."""
+    try:
+        import cupy  # noqa: PLC0415
+
+        cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # noqa: BLE001 - no CuPy or no device: there is no device roofline
+        return None
+    triad = cupy.ElementwiseKernel("float32 b, float32 c, float32 s", "float32 a", "a = b + s * c",
+                                   "plumetwin_triad")
+    n = size_mb * 2**20 // 4 // 3
+    b = cupy.linspace(0.0, 1.0, n, dtype=cupy.float32)
+    c = cupy.linspace(2.0, 1.0, n, dtype=cupy.float32)
+    a = cupy.empty_like(b)
+    scale = np.float32(3.0)
+    triad(b, c, scale, a)
+    start, stop = cupy.cuda.Event(), cupy.cuda.Event()
+    times = []
+    for _ in range(repeats):
+        start.record()
+        triad(b, c, scale, a)
+        stop.record()
+        stop.synchronize()
+        times.append(cupy.cuda.get_elapsed_time(start, stop) / 1e3)
+    return 3 * a.nbytes / float(np.median(times)) / 1e9
+
+
 def time_plumetwin(n: int, steps: int, backend: str, dt: float, members: int = 1):
     """Median seconds per step and the first member's final field (host, ``(z, y, x)``)."""
     model = build_model(n, backend, members)
@@ -210,6 +238,16 @@ def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) 
         single = next(r for r in results if r.solver == "plumetwin-numba")
         batching = {"members": 8, "n": n // 2, "seconds_per_step": seconds, "mlups": cells / seconds / 1e6,
                     "cost_per_cell_vs_single_field": seconds / single.seconds_per_step}
+    device = None
+    if "cupy" in fields:
+        # Issue 3's GPU figure: 8 members of the full size against the device's own roofline.
+        device_bandwidth = measure_device_bandwidth()
+        seconds, _ = time_plumetwin(n, steps, "cupy", dt, members=8)
+        single = next(r for r in results if r.solver == "plumetwin-cupy")
+        device = {"bandwidth_GB_s": device_bandwidth,
+                  "roofline_mlups": device_bandwidth * 1e9 / BYTES_PER_CELL / 1e6 if device_bandwidth else None,
+                  "members_8": {"n": n, "seconds_per_step": seconds, "mlups": 8 * cells / seconds / 1e6,
+                                "cost_per_cell_vs_single_field": seconds / (8 * single.seconds_per_step)}}
     # Bandwidth before and after the solvers: on a shared machine it drifts; the mean sets the roofline.
     after, _ = measure_bandwidth(bandwidth_mb)
     bandwidth = 0.5 * (before + after)
@@ -219,7 +257,10 @@ def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) 
     devito_mlups = next((r.mlups for r in results if r.solver == "devito-minmod"), None)
     reference = fields["numpy"]
     for result in results:
-        result.roofline_fraction = result.mlups / roofline if result.solver != "plumetwin-cupy" else None
+        if result.solver != "plumetwin-cupy":
+            result.roofline_fraction = result.mlups / roofline
+        elif device and device["roofline_mlups"]:
+            result.roofline_fraction = result.mlups / device["roofline_mlups"]
         if devito_mlups:
             result.ratio_to_devito = result.mlups / devito_mlups
         name = result.solver.split("-")[1] if result.solver.startswith("plumetwin") else "devito"
@@ -236,6 +277,12 @@ def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) 
         print(f"Numba, 8 members of {n // 2}³ (the same cells): {1e3 * batching['seconds_per_step']:.2f} ms/step, "
               f"{batching['mlups']:.0f} MLUPS, {batching['cost_per_cell_vs_single_field']:.2f}× the single field's "
               "cost per cell")
+    if device:
+        eight = device["members_8"]
+        share = (f", {100 * eight['mlups'] / device['roofline_mlups']:.0f} % of the device roofline "
+                 f"({device['bandwidth_GB_s']:.0f} GB/s triad)" if device["roofline_mlups"] else "")
+        print(f"CuPy, 8 members of {n}³: {1e3 * eight['seconds_per_step']:.2f} ms/step, {eight['mlups']:.0f} MLUPS"
+              f"{share}; {eight['cost_per_cell_vs_single_field']:.2f}× the single field's cost per cell")
     return {
         "problem": {"n": n, "steps": steps, "dt_s": dt, "dtype": "float32", "wind_m_s": WIND,
                     "diffusivity_m2_s": DIFFUSIVITY, "spacing_m": SPACING,
@@ -247,6 +294,7 @@ def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) 
                     "roofline_mlups": roofline},
         "devito_version": devito_version,
         "numba_member_batching": batching,
+        "device": device,
         "results": [asdict(r) for r in results],
     }
 

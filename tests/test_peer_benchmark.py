@@ -3,8 +3,9 @@
 import math
 
 import numpy as np
+import pytest
 
-from hpc.peer_benchmark import WIND, blob, check_agreement, run, stable_dt
+from hpc.peer_benchmark import WIND, blob, check_agreement, measure_device_bandwidth, run, stable_dt
 
 
 def test_the_problem_is_inside_every_solver_stability_limit():
@@ -31,3 +32,25 @@ def test_a_nan_or_a_large_difference_is_a_disagreement():
     ]}
     problems = check_agreement(report)
     assert len(problems) == 2 and "plumetwin-numba" in problems[0] and "devito" in problems[1]
+
+
+def _cupy_works() -> bool:
+    from engine.backend import resolve_backend  # noqa: PLC0415
+    from engine.errors import BackendUnavailableError  # noqa: PLC0415
+
+    try:
+        resolve_backend("cupy")
+    except BackendUnavailableError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(_cupy_works(), reason="a CuPy device works here: its bandwidth is measured instead")
+def test_without_a_device_there_is_no_device_roofline():
+    assert measure_device_bandwidth(16, 3) is None
+
+
+@pytest.mark.skipif(not _cupy_works(), reason="no working CuPy device")
+def test_the_device_bandwidth_is_measured_where_cupy_works():
+    # Any CUDA GPU streams well over 50 GB/s; an H100 about 3,000.
+    assert measure_device_bandwidth(256, 5) > 50
