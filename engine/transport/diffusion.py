@@ -133,10 +133,12 @@ class VerticalDiffusionSolver:
         :meth:`solve` with the old field in place of the implicit solution; the deposited mass is
         ``dt vd c_new`` per unit area, as the budget counts it, and the step stays positive at any
         deposition velocity."""
-        new = self._add_diffusive_fluxes(field.copy(), field, dt)
-        if self._deposition is not None:
-            new /= 1 + dt * self._deposition
-        return new
+        return explicit_vertical_step(field, *self.explicit_arrays(), dt)
+
+    def explicit_arrays(self):
+        """``(conductance, dz, deposition or None)`` of :func:`explicit_vertical_step`, as arrays on the
+        device shaped to broadcast against the field."""
+        return self._conductance, self._dz, self._deposition
 
     def _coefficients(self, dt: float):
         if dt in self._cache:
@@ -184,12 +186,7 @@ class VerticalDiffusionSolver:
 
     def _add_diffusive_fluxes(self, new, solution, dt: float):
         """``new`` plus the divergence of the face fluxes ``dt g Δsolution`` (in place)."""
-        dz = self._dz
-        if solution.shape[2] > 1:
-            flux = (dt * self._conductance) * (solution[:, :, 1:] - solution[:, :, :-1])
-            new[:, :, :-1] += flux / dz[:, :, :-1]
-            new[:, :, 1:] -= flux / dz[:, :, 1:]
-        return new
+        return add_vertical_fluxes(new, solution, self._conductance, self._dz, dt)
 
     def _flux_form_update(self, old, solution, dt: float):
         new = self._add_diffusive_fluxes(old, solution, dt)
@@ -208,3 +205,22 @@ class VerticalDiffusionSolver:
         for k in range(nz - 2, -1, -1):
             field[:, :, k] -= upper_ratio[:, :, k] * field[:, :, k + 1]
         return field
+
+
+def add_vertical_fluxes(new, solution, conductance, dz, dt: float):
+    """``new`` plus the divergence of the face fluxes ``dt g Δsolution`` (in place), with the
+    conductance ``g = Kz/dz_c`` (m/s) of the interior faces and the layer thicknesses ``dz``."""
+    if solution.shape[2] > 1:
+        flux = (dt * conductance) * (solution[:, :, 1:] - solution[:, :, :-1])
+        new[:, :, :-1] += flux / dz[:, :, :-1]
+        new[:, :, 1:] -= flux / dz[:, :, 1:]
+    return new
+
+
+def explicit_vertical_step(field, conductance, dz, deposition, dt: float):
+    """:meth:`VerticalDiffusionSolver.explicit` on explicit arrays (local to each column, so it
+    can run on slabs of columns); returns a new field."""
+    new = add_vertical_fluxes(field.copy(), field, conductance, dz, dt)
+    if deposition is not None:
+        new /= 1 + dt * deposition
+    return new

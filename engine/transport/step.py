@@ -12,7 +12,8 @@ from ..grid import Grid
 from ..meteorology import Diffusivity, Wind
 from ..species import Species
 from .advection import LIMITERS, advect_axis, velocity_divergence
-from .diffusion import VerticalDiffusionSolver, diffuse_horizontal
+from . import slabs
+from .diffusion import VerticalDiffusionSolver, diffuse_horizontal, explicit_vertical_step
 from .timestep import advective_limit, diffusive_limit
 
 AXIS_X, AXIS_Y, AXIS_Z = 4, 3, 2
@@ -246,17 +247,29 @@ class Transport:
         if self._fused is not None:
             return self._fused_step(field, dt, parity, diffusion_dt)
         for n, (axis, velocity, spacing, direction) in enumerate(self._sweeps(parity)):
-            field, fluxes = advect_axis(
-                field, reference if divergences else None, velocity, axis, dt, spacing,
-                self._background, self.limiter, divergence=divergences[n] if divergences else None,
-                direction=direction)
+            field, fluxes = self._advect(field, reference if divergences else None, velocity, axis, dt, spacing,
+                                         divergences[n] if divergences else None, direction)
             outflow += self._boundary_outflow(fluxes, axis, dt)
         if self.diffusivity.max_horizontal() > 0:
-            field = diffuse_horizontal(field, self.diffusivity.kh, diffusion_dt, grid.dx, grid.dy, self._open_x,
-                                       self._open_y)
+            arguments = (self.diffusivity.kh, diffusion_dt, grid.dx, grid.dy, self._open_x, self._open_y)
+            if slabs.applies(field):  # level by level: the operator couples only x and y
+                field = slabs.in_slabs(diffuse_horizontal, field, -3, arguments, {}, self._float_environment)
+            else:
+                field = diffuse_horizontal(field, *arguments)
         if field is reference:
             field = field.copy()
         return self._vertical_and_decay(field, dt, outflow)
+
+    def _advect(self, field, reference, velocity, axis: int, dt: float, spacing, divergence, direction: int):
+        """One reference sweep (:func:`advect_axis`); a large host field goes slab by slab along an
+        axis the sweep does not couple (levels for x and y, rows for z), the same result to the bit."""
+        arguments = (reference, velocity, axis, dt, spacing, self._background, self.limiter)
+        keywords = {"divergence": divergence, "direction": direction}
+        if not slabs.applies(field):
+            return advect_axis(field, *arguments, **keywords)
+        split = -2 if axis == AXIS_Z else -3
+        return slabs.in_slabs(advect_axis, field, split, arguments, keywords, self._float_environment,
+                              joined_outputs=2)
 
     def explicit_vertical(self, dt: float) -> bool:
         """Whether this step's vertical diffusion is forward Euler (see the class notes)."""
@@ -293,7 +306,13 @@ class Transport:
         """Vertical diffusion with deposition, then decay; the tail of :meth:`step`."""
         xp, grid = self._xp, self.grid
         if not vertical_done:
-            field = self._vertical.explicit(field, dt) if self.explicit_vertical(dt) else self._vertical.solve(field, dt)
+            if not self.explicit_vertical(dt):
+                field = self._vertical.solve(field, dt)
+            elif slabs.applies(field):  # rows of columns: the forward-Euler update couples only z
+                field = slabs.in_slabs(explicit_vertical_step, field, -2, (*self._vertical.explicit_arrays(), dt), {},
+                                       self._float_environment)
+            else:
+                field = self._vertical.explicit(field, dt)
         deposited = self._deposited(field, dt)
         if np.any(self._scavenging_rates > 0):
             kept = np.exp(-self._scavenging_rates * dt)

@@ -1,0 +1,104 @@
+"""The NumPy reference operators applied slab by slab, in a thread pool.
+
+NumPy evaluates one whole-array operation at a time, in one thread: a limited sweep over a 256³
+field streams some fifteen 67 MB temporaries through main memory, and the other cores idle. Every
+operator of a step is local along at least one axis — the x and y sweeps and the horizontal
+diffusion act within a level, the z sweep within a row of columns — so the unchanged operator can
+be applied to slabs along that axis, small enough that their temporaries stay in cache, and the
+slabs can run side by side (NumPy releases the GIL inside its loops). Every element is computed
+by the same arithmetic in the same order as in the whole-array call, so the result is the same to
+the bit; the boundary fluxes of the slabs are joined back along the slab axis.
+
+Only host (NumPy) arrays of at least :data:`MIN_CELLS` cells are split; smaller fields, and CuPy
+arrays (one kernel per operation already fills a GPU), take the whole-array call.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from typing import Any, Callable
+
+import numpy as np
+
+#: Fields smaller than this (cells × members × species) are not split: the pool's overhead and
+#: tiny slabs would cost more than they save.
+MIN_CELLS = 1 << 21
+#: Cells per slab (about 1 MB of float32 per temporary): small enough to stay in a core's cache.
+SLAB_CELLS = 1 << 18
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _workers() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def pool() -> ThreadPoolExecutor:
+    """The process's pool for slab work, one thread per usable core (created on first use)."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="plumetwin-slab")
+    return _pool
+
+
+def applies(field: Any) -> bool:
+    """Whether ``field`` is split into slabs (a NumPy array of at least :data:`MIN_CELLS` cells)."""
+    return isinstance(field, np.ndarray) and field.size >= MIN_CELLS
+
+
+def slab_ranges(length: int, cells_per_index: int) -> list[tuple[int, int]]:
+    """``[(start, stop), ...]`` covering ``range(length)`` in slabs of about :data:`SLAB_CELLS`
+    cells, at least one per worker thread when the axis allows."""
+    per_slab = max(1, min(SLAB_CELLS // max(cells_per_index, 1), -(-length // _workers())))
+    return [(start, min(start + per_slab, length)) for start in range(0, length, per_slab)]
+
+
+def take(array: Any, axis: int, start: int, stop: int, length: int) -> Any:
+    """The slab ``start:stop`` along ``axis`` (counted from the end) of an argument: arrays that
+    span the axis are sliced, those broadcast along it (size 1, fewer dimensions) and scalars or
+    None pass unchanged."""
+    if array is None or np.ndim(array) < -axis:
+        return array
+    size = array.shape[axis]
+    if size == 1:
+        return array
+    if size != length:
+        raise ValueError(f"an argument of shape {array.shape} neither spans nor broadcasts along axis {axis}")
+    index = [slice(None)] * array.ndim
+    index[axis] = slice(start, stop)
+    return array[tuple(index)]
+
+
+def in_slabs(function: Callable[..., Any], field: np.ndarray, axis: int, arguments: tuple, keywords: dict,
+             environment: Callable[[], AbstractContextManager], joined_outputs: int = 0):
+    """``function(field, *arguments, **keywords)`` computed slab by slab along ``axis`` (negative:
+    counted from the end) in the pool, each slab inside ``environment()`` (the step's
+    floating-point context, which is per thread).
+
+    ``function`` returns either the new field or ``(new_field, (a, b, ...))`` with arrays spanning
+    ``axis`` (``joined_outputs`` of them), which are joined back along it.
+    """
+    length = field.shape[axis]
+    cells_per_index = field.size // length
+    ranges = slab_ranges(length, cells_per_index)
+    out = np.empty_like(field)
+    index = [slice(None)] * field.ndim
+
+    def one(bounds: tuple[int, int]):
+        start, stop = bounds
+        part = lambda a: take(a, axis, start, stop, length)  # noqa: E731
+        with environment():
+            result = function(part(field), *(part(a) for a in arguments),
+                              **{key: part(value) for key, value in keywords.items()})
+        new, extra = (result if joined_outputs else (result, ()))
+        where = list(index)
+        where[axis] = slice(start, stop)
+        out[tuple(where)] = new
+        return extra
+
+    extras = list(pool().map(one, ranges))
+    if not joined_outputs:
+        return out
+    return out, tuple(np.concatenate([e[n] for e in extras], axis=axis) for n in range(joined_outputs))

@@ -1,0 +1,54 @@
+"""The NumPy reference run slab by slab in threads equals the whole-array reference to the bit, with
+buildings, the divergence correction, stretched levels, deposition and both vertical schemes."""
+
+import numpy as np
+import pytest
+
+from engine import Diffusivity, DispersionModel, Grid, PointSource, Species, Wind, WindProfile, stretched_levels
+from engine.transport import slabs
+
+
+def city_model() -> DispersionModel:
+    grid = Grid(40, 32, 10.0, 10.0, stretched_levels(12, 2.0, 1.2), backend="numpy")
+    grid.add_box(120.0, 160.0, 100.0, 150.0, 18.0)
+    grid.add_box(220.0, 250.0, 160.0, 220.0, 30.0)
+    wind = Wind.mass_consistent(grid, [WindProfile(3.0, 235.0, kind="log", roughness_length=0.3)])
+    species = [Species("SO2", deposition_velocity=0.008), Species("PM10", deposition_velocity=0.002, decay_rate=1e-4)]
+    source = PointSource("stack", {"SO2": 1.0, "PM10": 0.4}, x=60.0, y=80.0, height=12.0)
+    return DispersionModel(grid, wind, Diffusivity.constant(grid, 2.0, 1.5), species, [source])
+
+
+def run(model: DispersionModel, steps: int, dt: float) -> tuple[np.ndarray, dict]:
+    for _ in range(steps):
+        model.step(dt)
+    return np.asarray(model.state).copy(), {k: np.asarray(v).copy() for k, v in model.budget().items()}
+
+
+@pytest.mark.parametrize("dt, steps", [(0.5, 40), (1.6, 15)], ids=["explicit-vertical", "implicit-vertical"])
+def test_slabs_equal_the_whole_array_reference_to_the_bit(monkeypatch, dt, steps):
+    reference_model = city_model()
+    assert reference_model.transport.explicit_vertical(dt) == (dt == 0.5)
+    whole = run(reference_model, steps, dt)
+    monkeypatch.setattr(slabs, "MIN_CELLS", 1)      # split even this small field
+    monkeypatch.setattr(slabs, "SLAB_CELLS", 2000)  # into many slabs
+    assert len(slabs.slab_ranges(12, 40 * 32 * 2)) > 1 and len(slabs.slab_ranges(32, 12 * 40 * 2)) > 1
+    split = run(city_model(), steps, dt)
+    assert np.count_nonzero(whole[0]) > 1000  # the plume is spread over many cells
+    assert np.array_equal(split[0], whole[0])
+    for key in whole[1]:
+        assert np.array_equal(split[1][key], whole[1][key]), key
+
+
+def test_slab_ranges_tile_the_axis_without_gaps_or_overlaps():
+    for length, per_index in ((1, 10), (7, 1), (256, 65536), (33, 10**9)):
+        ranges = slabs.slab_ranges(length, per_index)
+        assert ranges[0][0] == 0 and ranges[-1][1] == length
+        assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+        assert all(stop > start for start, stop in ranges)
+
+
+def test_an_argument_that_neither_spans_nor_broadcasts_is_an_error():
+    with pytest.raises(ValueError, match="neither spans nor broadcasts"):
+        slabs.take(np.zeros((3, 5, 4)), -3, 0, 2, 6)
+    same = np.zeros((1, 5, 4))
+    assert slabs.take(same, -3, 0, 2, 6) is same and slabs.take(None, -3, 0, 2, 6) is None
