@@ -1,5 +1,6 @@
 """The NumPy reference run slab by slab in threads equals the whole-array reference to the bit, with
-buildings, the divergence correction, stretched levels, deposition and both vertical schemes."""
+buildings, the divergence correction, stretched levels, deposition and both vertical schemes; so
+does the compiled (Numba) step."""
 
 import numpy as np
 import pytest
@@ -8,8 +9,8 @@ from engine import Diffusivity, DispersionModel, Grid, PointSource, Species, Win
 from engine.transport import slabs
 
 
-def city_model() -> DispersionModel:
-    grid = Grid(40, 32, 10.0, 10.0, stretched_levels(12, 2.0, 1.2), backend="numpy")
+def city_model(backend: str = "numpy") -> DispersionModel:
+    grid = Grid(40, 32, 10.0, 10.0, stretched_levels(12, 2.0, 1.2), backend=backend)
     grid.add_box(120.0, 160.0, 100.0, 150.0, 18.0)
     grid.add_box(220.0, 250.0, 160.0, 220.0, 30.0)
     wind = Wind.mass_consistent(grid, [WindProfile(3.0, 235.0, kind="log", roughness_length=0.3)])
@@ -52,3 +53,23 @@ def test_an_argument_that_neither_spans_nor_broadcasts_is_an_error():
         slabs.take(np.zeros((3, 5, 4)), -3, 0, 2, 6)
     same = np.zeros((1, 5, 4))
     assert slabs.take(same, -3, 0, 2, 6) is same and slabs.take(None, -3, 0, 2, 6) is None
+
+
+def test_the_thread_count_comes_from_plumetwin_num_threads(monkeypatch):
+    monkeypatch.setenv("PLUMETWIN_NUM_THREADS", "3")
+    assert len(slabs.slab_ranges(9, 1)) == 3  # at least one slab per thread, no more than needed
+    monkeypatch.setenv("PLUMETWIN_NUM_THREADS", "two")
+    with pytest.raises(ValueError, match="PLUMETWIN_NUM_THREADS='two'"):
+        slabs.slab_ranges(9, 1)
+
+
+@pytest.mark.parametrize("dt", [0.5, 1.6], ids=["explicit-vertical", "implicit-vertical"])
+def test_numba_equals_the_reference_to_the_bit_with_buildings_and_deposition(dt):
+    """The compiled pass does the reference's arithmetic in the reference's order, including the
+    per-column vertical coefficients around buildings and deposition on roofs and ground."""
+    pytest.importorskip("numba")
+    reference, compiled = city_model(), city_model("numba")
+    for _ in range(40):
+        reference.step(dt)
+        compiled.step(dt)
+    assert np.array_equal(np.asarray(compiled.state), np.asarray(reference.state))

@@ -306,15 +306,12 @@ def _xy_plane(field, ms, m, kk, target, u, v, div_x, div_y, use_correction, rate
 
 
 @numba.njit(inline="always")
-def _vertical_cell(x, above, below, gain_up, gain_down, keep, width, has_above, has_below, divide):
-    value = x
-    if has_above:
-        value = value + gain_up * (above - x) / width
-    if has_below:
-        value = value - gain_down * (x - below) / width
-    if divide:
-        value = value / keep
-    return value
+def _vertical_cell(x, above, below, gain_up, gain_down, keep, width):
+    """Forward-Euler vertical diffusion of one cell, then deposition implicit in time. At the top
+    and the bottom level the missing neighbour is the cell itself, so its flux is ``gain · 0``
+    and adds exactly nothing; without deposition ``keep`` is exactly 1. No branch is left in the
+    loops, so they vectorise."""
+    return (x + gain_up * (above - x) / width - gain_down * (x - below) / width) / keep
 
 
 @numba.njit
@@ -326,23 +323,36 @@ def _vertical_plane(ring, k, nz, conductance, deposition, use_deposition, dz, st
     one = dst.dtype.type(1)
     width = dst.dtype.type(dz[k])
     up, down = min(k, max(nz - 2, 0)), max(k - 1, 0)
-    has_above, has_below = k < nz - 1, k > 0
-    here, above, below = ring[k % 3], ring[(k + 1) % 3], ring[(k - 1) % 3]
+    here = ring[k % 3]
+    above = ring[(k + 1) % 3] if k < nz - 1 else here
+    below = ring[(k - 1) % 3] if k > 0 else here
     if conductance.shape[1] * conductance.shape[2] > 1:
+        depositing = use_deposition and _any_positive(deposition[k])
         for j in range(dst.shape[0]):
-            for i in range(dst.shape[1]):
-                dst[j, i] = _vertical_cell(here[j, i], above[j, i], below[j, i], step * conductance[up, j, i],
-                                           step * conductance[down, j, i], one + step * deposition[k, j, i], width,
-                                           has_above, has_below, use_deposition)
+            if depositing:
+                for i in range(dst.shape[1]):
+                    dst[j, i] = _vertical_cell(here[j, i], above[j, i], below[j, i], step * conductance[up, j, i],
+                                               step * conductance[down, j, i], one + step * deposition[k, j, i], width)
+            else:
+                for i in range(dst.shape[1]):
+                    dst[j, i] = _vertical_cell(here[j, i], above[j, i], below[j, i], step * conductance[up, j, i],
+                                               step * conductance[down, j, i], one, width)
         return
     gain_up = step * conductance[up, 0, 0]
     gain_down = step * conductance[down, 0, 0]
-    keep = one + step * deposition[k, 0, 0]
-    divide = use_deposition and keep != one  # dividing by exactly 1 changes nothing
+    keep = one + step * deposition[k, 0, 0] if use_deposition else one
     for j in range(dst.shape[0]):
         for i in range(dst.shape[1]):
-            dst[j, i] = _vertical_cell(here[j, i], above[j, i], below[j, i], gain_up, gain_down, keep, width,
-                                       has_above, has_below, divide)
+            dst[j, i] = _vertical_cell(here[j, i], above[j, i], below[j, i], gain_up, gain_down, keep, width)
+
+
+@numba.njit
+def _any_positive(plane) -> bool:
+    for j in range(plane.shape[0]):
+        for i in range(plane.shape[1]):
+            if plane[j, i] > 0:
+                return True
+    return False
 
 
 @numba.njit
