@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .backend import Backend, resolve_backend
+from .backend import resolve_backend
 from .errors import ConfigError
 
 DTYPES = {"float32": np.float32, "float64": np.float64}

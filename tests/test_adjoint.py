@@ -7,7 +7,6 @@ import pytest
 from engine import Diffusivity, DispersionModel, Grid, PointSampler, PointSource, PuffSource, Species, Wind, WindProfile
 from engine.assimilation.adjoint import LinearTransport
 from engine.assimilation.backward import backward_sensitivities, continuous_release_response
-from engine.schedules import TimeInterval
 from engine.simulation import Simulation
 from engine.sources import SourceInjector
 

@@ -3,7 +3,6 @@ message naming its key, raised before any time step and before any file is writt
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir

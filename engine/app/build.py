@@ -9,7 +9,6 @@ result file behind. Emission units are converted to kg/s here, at the edge.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any

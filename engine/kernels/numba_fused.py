@@ -380,7 +380,7 @@ def _even_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_
     others are halo for the vertical diffusion); returns their boundary outflow (c·m³/s)."""
     nz = field.shape[1]
     kind = field.dtype.type
-    work_a, work_b, low, high = scratch[5], scratch[6], scratch[7], scratch[8]
+    work_b, low, high = scratch[6], scratch[7], scratch[8]
     mask_k = 1 if use_masks else 0
     net = 0.0
     if not sweep_z:

@@ -18,9 +18,9 @@ from engine.errors import ConfigError
 from validation.report_types import Figure, Section, SuiteResult, Table
 
 from . import figures
-from .data import ARC_DISTANCES, EDGE_FRACTION, load_runs, select_runs
-from .grids import FINER, RESOLUTIONS, check_resolution
-from .met import CLASS_BOUNDS, ROUGHNESS_LENGTH, run_met, stability_class, ustar_consistency
+from .data import EDGE_FRACTION, load_runs, select_runs
+from .grids import FINER, check_resolution
+from .met import CLASS_BOUNDS, ROUGHNESS_LENGTH, ustar_consistency
 from .scoring import AIM, BAND, QUANTITIES, convergence, make_pairs, score
 from .simulate import simulate_run
 
