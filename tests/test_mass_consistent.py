@@ -66,3 +66,17 @@ def test_members_are_adjusted_separately_and_bad_sides_are_refused():
     assert v[1].mean() > 1.0 and abs(v[0].mean()) < 0.1  # the second member blows north, the first east
     with pytest.raises(ConfigError, match="unknown side 'up'"):
         mass_consistent_wind(grid, *(a[0] for a in wind.host), closed_boundaries=("up",))
+
+
+def test_the_compiled_operator_and_wind_equal_the_numpy_ones_to_the_bit():
+    """The Numba backend's one-pass 7-point operator does the reference's operations in its order."""
+    pytest.importorskip("numba")
+    winds = {}
+    for backend in ("numpy", "numba"):
+        grid = Grid(30, 24, 5.0, 5.0, stretched_levels(10, 2.0, 1.2), backend=backend)
+        grid.add_box(50.0, 80.0, 40.0, 70.0, 12.0)
+        grid.add_box(100.0, 115.0, 60.0, 100.0, 20.0)
+        winds[backend] = Wind.mass_consistent(grid, [WindProfile(4.0, 240.0, kind="log", roughness_length=0.3)])
+    assert winds["numba"].adjustment[0].iterations == winds["numpy"].adjustment[0].iterations
+    for reference, compiled in zip(winds["numpy"].host, winds["numba"].host):
+        assert np.array_equal(compiled, reference)
