@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU checks of the project in one command, for a GPU server that has Python with numpy, scipy,
 # cupy, h5py, matplotlib, pytest and pytest-benchmark but perhaps not this project's other
-# dependencies (an offline server: fill .whl/ first with ../shared/tools/gpu-wheels.sh or
-# `pip download`, and this script installs it into /tmp/site).
+# dependencies (an offline server: fill .whl/ first with `pip download` of the pure-Python wheels
+# of hydra-core, omegaconf, antlr4-python3-runtime, pyyaml and tqdm, and this script installs them
+# into /tmp/site).
 #
 #   usage (from the project root): bash benchmarks/gpu_check.sh [OUT_DIR]    (default: $OUT, else gpu-check/)
 #
