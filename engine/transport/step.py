@@ -63,7 +63,9 @@ class Transport:
         xp, dtype = grid.xp, grid.float_type
         self._xp = xp
         self._compiled = grid.backend.name == "numba"
-        self._float_environment = _float_environment(grid.backend.name)
+        # Where FTZ/DAZ is on, every value the step computes is already normal or zero, and the
+        # end-of-step flush would be a second pass over the field for nothing.
+        self._float_environment, self._arithmetic_flushes = _float_environment(grid.backend.name)
         if self._compiled:
             from ..kernels import numba_diffusion, numba_flush, numba_fused  # noqa: PLC0415 - optional extra
 
@@ -324,12 +326,14 @@ class Transport:
             factors = np.exp(-self._decay_rates * dt)
             decayed = self.total_mass(field) * xp.asarray(1 - factors)[None, :]
             field *= xp.asarray(factors.astype(grid.float_type)).reshape(1, -1, 1, 1, 1)
-        self._flush_subnormals(field)
+        if not self._arithmetic_flushes:
+            self._flush_subnormals(field)
         return field, outflow, deposited, decayed
 
     def _flush_subnormals(self, field) -> None:
         """Set subnormal concentrations (below the smallest normal number of the dtype, 1.2e-38 in
-        float32) to zero, in place, at the end of every step on every backend.
+        float32) to zero, in place: at the end of every step where the step's arithmetic does not
+        already flush them (CuPy, a CPU without FTZ/DAZ switching, NumPy without the Numba extra).
 
         Diffusion spreads a plume's edge into ever smaller values that underflow into the
         subnormal range over much of the domain; arithmetic on subnormals is up to a hundred times
@@ -357,13 +361,14 @@ class Transport:
 
 
 def _float_environment(backend: str):
-    """The context every step of ``backend`` runs in: subnormals flushed to zero in the calling
-    thread on the CPU backends where the Numba extra provides the switch; on CuPy (the device
+    """``(context, flushing)``: the context every step of ``backend`` runs in, and whether its
+    arithmetic flushes subnormals itself. Subnormals are flushed to zero in the calling thread on
+    the CPU backends where the Numba extra provides the switch (on x86-64); on CuPy (the device
     handles subnormals at full speed) and without Numba, the default arithmetic."""
     if backend == "cupy":
-        return contextlib.nullcontext
+        return contextlib.nullcontext, False
     try:
-        from ..kernels.numba_fpenv import DenormalsFlushed  # noqa: PLC0415 - optional extra
+        from ..kernels.numba_fpenv import SUPPORTED, DenormalsFlushed  # noqa: PLC0415 - optional extra
     except ImportError:
-        return contextlib.nullcontext
-    return DenormalsFlushed
+        return contextlib.nullcontext, False
+    return DenormalsFlushed, SUPPORTED
