@@ -75,6 +75,26 @@ def _flux(u, far_left, left, right, far_right, rate_left, rate_right, code, zero
 
 
 @numba.njit(inline="always")
+def _cell_slope(below, here, above, code, zero, half, one, two, tiny):
+    """The limited slope of a cell, ``_slope(here - below, above - here)``. Every limiter is
+    symmetric (``_slope(a, b) == _slope(b, a)``) and odd (``_slope(-a, -b) == -_slope(a, b)``),
+    exactly in IEEE arithmetic, so the slope :func:`_flux` evaluates for the downwind half of a
+    face, ``_slope(right - far_right, left - right)``, is minus the right cell's slope: each
+    cell's slope is computed once, not once per face."""
+    return _slope(here - below, above - here, code, zero, half, one, two, tiny)
+
+
+@numba.njit(inline="always")
+def _flux_from_slopes(u, left, slope_left, right, slope_right, rate_left, rate_right, zero, half, one):
+    """:func:`_flux` from the two cells' slopes (:func:`_cell_slope`), the same floats."""
+    up = max(u, zero)
+    down = min(u, zero)
+    positive = up * (left + half * (one - up * rate_left) * slope_left)
+    negative = down * (right - half * (one + down * rate_right) * slope_right)
+    return positive + negative
+
+
+@numba.njit(inline="always")
 def _face_plane_loop(below2, below, above, above2, velocity, row_stride, rate_left, rate_right, out, code, zero,
                      half, one, two, tiny):
     for j in range(out.shape[0]):
@@ -112,35 +132,88 @@ def _face_plane(below2, below, above, above2, velocity, rate_left, rate_right, o
                          one, two, tiny)
 
 
+@numba.njit(inline="always")
+def _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_correction, dst, rows, code, zero, half,
+                  one, two, tiny):
+    ny, nx = dst.shape
+    for i in range(nx):
+        rows[2, i] = _cell_slope(padded[0, i], padded[1, i], padded[2, i], code, zero, half, one, two, tiny)
+    net = 0.0
+    for f in range(ny + 1):
+        below = f % 2
+        above = 1 - below
+        row = f * stride
+        for i in range(nx):
+            slope = _cell_slope(padded[f + 1, i], padded[f + 2, i], padded[f + 3, i], code, zero, half, one, two,
+                                tiny)
+            rows[2 + above, i] = slope
+            rows[above, i] = _flux_from_slopes(velocity[row, i], padded[f + 1, i], rows[2 + below, i],
+                                               padded[f + 2, i], slope, rate, rate, zero, half, one)
+        if f == 0:
+            for i in range(nx):
+                rows[4, i] = rows[above, i]
+            continue
+        j = f - 1
+        if use_correction:
+            for i in range(nx):
+                dst[j, i] = padded[j + 2, i] - dt * ((rows[above, i] - rows[below, i]) / width - ref[j, i] * div[j, i])
+        else:
+            for i in range(nx):
+                dst[j, i] = padded[j + 2, i] - dt * ((rows[above, i] - rows[below, i]) / width)
+        if f == ny:
+            for i in range(nx):
+                net += float(rows[above, i]) - float(rows[4, i])
+    return net
+
+
 @numba.njit
-def _y_faces(padded, velocity, rate, out, code, consts):
-    """Fluxes through the ``ny + 1`` y-face rows of a plane padded with two ghost rows each side:
-    face ``f`` sees rows ``f .. f+3`` of ``padded``."""
-    rows = out.shape[0]
-    _face_plane(padded[0:rows], padded[1:rows + 1], padded[2:rows + 2], padded[3:rows + 3], velocity, rate, rate,
-                out, code, consts)
+def _y_sweep(padded, velocity, rate, width, dt, ref, div, use_correction, dst, rows, code, consts):
+    """The y fluxes and update of a plane padded with two ghost rows each side (face ``f`` lies
+    between rows ``f + 1`` and ``f + 2`` of ``padded``), face row by face row: ``rows`` ``(5, nx)``
+    keeps the last two face rows, the slopes of the two cell rows beside the face (each row's
+    slope is computed once) and the first face row, so no plane of fluxes is stored. Returns the
+    net outflow over the boundary faces."""
+    zero, half, one, two, tiny = consts
+    stride = 1 if velocity.shape[0] > 1 else 0
+    if code == 0:
+        return _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_correction, dst, rows, 0, zero,
+                             half, one, two, tiny)
+    if code == 1:
+        return _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_correction, dst, rows, 1, zero,
+                             half, one, two, tiny)
+    if code == 2:
+        return _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_correction, dst, rows, 2, zero,
+                             half, one, two, tiny)
+    if code == 3:
+        return _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_correction, dst, rows, 3, zero,
+                             half, one, two, tiny)
+    return _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_correction, dst, rows, 4, zero,
+                         half, one, two, tiny)
 
 
 @numba.njit(inline="always")
-def _x_faces_loop(padded, velocity, row, rate, out, code, zero, half, one, two, tiny):
+def _x_faces_loop(padded, slopes, velocity, row, rate, out, code, zero, half, one, two, tiny):
+    for c in range(out.shape[0] + 1):  # cells -1 .. nx
+        slopes[c] = _cell_slope(padded[c], padded[c + 1], padded[c + 2], code, zero, half, one, two, tiny)
     for f in range(out.shape[0]):
-        out[f] = _flux(velocity[row, f], padded[f], padded[f + 1], padded[f + 2], padded[f + 3], rate, rate, code,
-                       zero, half, one, two, tiny)
+        out[f] = _flux_from_slopes(velocity[row, f], padded[f + 1], slopes[f], padded[f + 2], slopes[f + 1], rate,
+                                   rate, zero, half, one)
 
 
 @numba.njit
-def _x_faces(padded, velocity, row, rate, out, code, zero, half, one, two, tiny):
-    """Fluxes through the ``nx + 1`` faces of a ghost-padded row (velocity row ``row``)."""
+def _x_faces(padded, slopes, velocity, row, rate, out, code, zero, half, one, two, tiny):
+    """Fluxes through the ``nx + 1`` faces of a ghost-padded row (velocity row ``row``); ``slopes``
+    (``nx + 2``) receives the slopes of cells ``-1 .. nx``."""
     if code == 0:
-        _x_faces_loop(padded, velocity, row, rate, out, 0, zero, half, one, two, tiny)
+        _x_faces_loop(padded, slopes, velocity, row, rate, out, 0, zero, half, one, two, tiny)
     elif code == 1:
-        _x_faces_loop(padded, velocity, row, rate, out, 1, zero, half, one, two, tiny)
+        _x_faces_loop(padded, slopes, velocity, row, rate, out, 1, zero, half, one, two, tiny)
     elif code == 2:
-        _x_faces_loop(padded, velocity, row, rate, out, 2, zero, half, one, two, tiny)
+        _x_faces_loop(padded, slopes, velocity, row, rate, out, 2, zero, half, one, two, tiny)
     elif code == 3:
-        _x_faces_loop(padded, velocity, row, rate, out, 3, zero, half, one, two, tiny)
+        _x_faces_loop(padded, slopes, velocity, row, rate, out, 3, zero, half, one, two, tiny)
     else:
-        _x_faces_loop(padded, velocity, row, rate, out, 4, zero, half, one, two, tiny)
+        _x_faces_loop(padded, slopes, velocity, row, rate, out, 4, zero, half, one, two, tiny)
 
 
 @numba.njit
@@ -155,11 +228,13 @@ def _ghost_row(edge, velocity, inflow_sign, bg, out):
 def _sweep_x(src, dst, u, rate, width, dt, bg, ref, div, use_correction, padded, flux, code, consts):
     """x sweep of one ``(ny, nx)`` plane; returns the net outflow ``sum(F[nx] - F[0])`` over rows.
 
-    Each row is copied between its ghost cells into ``padded`` (``nx + 4``) so the face loop reads
-    four neighbours at fixed offsets with no boundary tests.
+    Each row is copied between its ghost cells into ``padded[0]`` (``nx + 4``) so the face loop
+    reads its neighbours at fixed offsets with no boundary tests; ``padded[1]`` holds the slopes.
     """
     zero, half, one, two, tiny = consts
     ny, nx = src.shape
+    slopes = padded[1]
+    padded = padded[0]
     net = 0.0
     row_stride = 1 if u.shape[0] > 1 else 0
     for j in range(ny):
@@ -172,7 +247,7 @@ def _sweep_x(src, dst, u, rate, width, dt, bg, ref, div, use_correction, padded,
             padded[i + 2] = src[j, i]
         padded[nx + 2] = high
         padded[nx + 3] = high
-        _x_faces(padded, u, row, rate, flux, code, zero, half, one, two, tiny)
+        _x_faces(padded, slopes, u, row, rate, flux, code, zero, half, one, two, tiny)
         if use_correction:
             for i in range(nx):
                 dst[j, i] = src[j, i] - dt * ((flux[i + 1] - flux[i]) / width - ref[j, i] * div[j, i])
@@ -195,8 +270,8 @@ def _row_or_ghost(plane, index, ghost_low, ghost_high):
 @numba.njit
 def _sweep_y(padded, dst, v, rate, width, dt, bg, ref, div, use_correction, faces, code, consts):
     """y sweep of one plane held in rows ``2 .. ny+1`` of ``padded`` ``(ny+4, nx)`` into ``dst``
-    ``(ny, nx)``, with ``faces`` ``(ny+1, nx)`` scratch; returns the net outflow over the boundary
-    faces. The two ghost rows on each side are filled here."""
+    ``(ny, nx)``, with ``faces`` ``(5, nx)`` scratch (:func:`_y_sweep`); returns the net outflow
+    over the boundary faces. The two ghost rows on each side are filled here."""
     ny = dst.shape[0]
     nx = dst.shape[1]
     zero = padded.dtype.type(0)
@@ -208,18 +283,7 @@ def _sweep_y(padded, dst, v, rate, width, dt, bg, ref, div, use_correction, face
         padded[1, i] = low
         padded[ny + 2, i] = high
         padded[ny + 3, i] = high
-    _y_faces(padded, v, rate, faces, code, consts)
-    for j in range(ny):
-        if use_correction:
-            for i in range(nx):
-                dst[j, i] = padded[j + 2, i] - dt * ((faces[j + 1, i] - faces[j, i]) / width - ref[j, i] * div[j, i])
-        else:
-            for i in range(nx):
-                dst[j, i] = padded[j + 2, i] - dt * ((faces[j + 1, i] - faces[j, i]) / width)
-    net = 0.0
-    for i in range(nx):
-        net += float(faces[ny, i]) - float(faces[0, i])
-    return net
+    return _y_sweep(padded, v, rate, width, dt, ref, div, use_correction, dst, faces, code, consts)
 
 
 @numba.njit
@@ -507,9 +571,9 @@ def fused_sweeps(field, out, u, v, w, div_x, div_y, div_z, use_correction, sweep
     ``div_*`` are the per-sweep divergences ``(member, nz, ny, nx)`` of the multi-dimensional
     correction (read only with ``use_correction``); ``rates_z`` is ``dt/dz`` per level; ``code`` the
     limiter (:data:`LIMITER_CODES`); ``kh`` ``(member, nz)``; ``planes`` scratch
-    ``(tasks, 11, ny, nx)``, ``padded_rows`` ``(tasks, nx+4)``, ``face_rows`` ``(tasks, nx+1)``,
-    ``y_planes`` ``(tasks, ny+4, nx)`` (the y sweep's input between ghost rows) and ``y_faces``
-    ``(tasks, ny+1, nx)``; ``outflow`` ``(tasks,)`` receives each task's net boundary outflow rate
+    ``(tasks, 11, ny, nx)``, ``padded_rows`` ``(tasks, 2, nx+4)`` (a row between ghost cells and
+    its slopes), ``face_rows`` ``(tasks, nx+1)``, ``y_planes`` ``(tasks, ny+4, nx)`` (the y sweep's
+    input between ghost rows) and ``y_faces`` ``(tasks, 5, nx)`` (rows of the y sweep, :func:`_y_sweep`); ``outflow`` ``(tasks,)`` receives each task's net boundary outflow rate
     (concentration · m³/s). With ``vertical`` the pass ends with forward-Euler vertical diffusion:
     ``conductance`` ``Kz/dz_c`` per member and interior face ``(member, max(nz-1, 1), ny|1, nx|1)``
     (m/s), ``deposition`` ``vd/dz`` per species and level ``(species, nz, ny|1, nx|1)`` (1/s),
@@ -607,9 +671,9 @@ class FusedSweeps:
         key = (tasks, ny, nx, np.dtype(dtype).str)
         if key not in self._scratch:
             self._scratch.clear()
-            self._scratch[key] = (np.empty((tasks, 11, ny, nx), dtype), np.empty((tasks, nx + 4), dtype),
+            self._scratch[key] = (np.empty((tasks, 11, ny, nx), dtype), np.empty((tasks, 2, nx + 4), dtype),
                                   np.empty((tasks, nx + 1), dtype), np.empty((tasks, ny + 4, nx), dtype),
-                                  np.empty((tasks, ny + 1, nx), dtype), np.empty(tasks, np.float64))
+                                  np.empty((tasks, 5, nx), dtype), np.empty(tasks, np.float64))
         return self._scratch[key]
 
     def _vertical_arguments(self, vertical, members, species, nz, tasks, ny, nx, dtype):
