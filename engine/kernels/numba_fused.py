@@ -287,18 +287,6 @@ def _sweep_y(padded, dst, v, rate, width, dt, bg, ref, div, use_correction, face
 
 
 @numba.njit
-def _update_plane(src, flux_low, flux_high, width, dt, ref, div, use_correction, dst):
-    """``dst = src - dt * ((flux_high - flux_low) / width - ref * div)`` over a plane."""
-    for j in range(dst.shape[0]):
-        if use_correction:
-            for i in range(dst.shape[1]):
-                dst[j, i] = src[j, i] - dt * ((flux_high[j, i] - flux_low[j, i]) / width - ref[j, i] * div[j, i])
-        else:
-            for i in range(dst.shape[1]):
-                dst[j, i] = src[j, i] - dt * ((flux_high[j, i] - flux_low[j, i]) / width)
-
-
-@numba.njit
 def _ghost_plane(edge, w, inflow_sign, bg, out):
     row_stride = 1 if w.shape[0] > 1 else 0
     for j in range(out.shape[0]):
@@ -377,6 +365,50 @@ def _z_fluxes(planes_or_ghost, k_face, nz, w, rates_z, out, code, consts):
     rate_right = rates_z[min(k_face, nz - 1)]
     _face_plane(planes_or_ghost[0], planes_or_ghost[1], planes_or_ghost[2], planes_or_ghost[3], w,
                 rate_left, rate_right, out, code, consts)
+
+
+@numba.njit(inline="always")
+def _z_sweep_loop(below2, below, above, above2, velocity, row_stride, rate_left, rate_right, low, high, src, width,
+                  dt, ref, div, use_correction, dst, code, zero, half, one, two, tiny):
+    for j in range(dst.shape[0]):
+        row = j * row_stride
+        for i in range(dst.shape[1]):
+            high[j, i] = _flux(velocity[row, i], below2[j, i], below[j, i], above[j, i], above2[j, i], rate_left,
+                               rate_right, code, zero, half, one, two, tiny)
+        if use_correction:
+            for i in range(dst.shape[1]):
+                dst[j, i] = src[j, i] - dt * ((high[j, i] - low[j, i]) / width - ref[j, i] * div[j, i])
+        else:
+            for i in range(dst.shape[1]):
+                dst[j, i] = src[j, i] - dt * ((high[j, i] - low[j, i]) / width)
+
+
+@numba.njit
+def _z_sweep(planes, k, nz, w, rates_z, low, high, src, width, dt, ref, div, use_correction, dst, code, consts):
+    """The z fluxes through the face above level ``k`` (from ``planes``, levels ``k-1 .. k+2``)
+    into ``high`` and the update of level ``k`` from them and ``low`` (the face below), row by
+    row so each flux row is read back from the nearest cache (the same floats as the fluxes of
+    :func:`_z_fluxes`, then ``src - dt * ((high - low) / width - ref * div)`` over the plane)."""
+    zero, half, one, two, tiny = consts
+    rate_left = rates_z[k]
+    rate_right = rates_z[min(k + 1, nz - 1)]
+    stride = 1 if w.shape[0] > 1 else 0
+    b2, b, a, a2 = planes
+    if code == 0:
+        _z_sweep_loop(b2, b, a, a2, w, stride, rate_left, rate_right, low, high, src, width, dt, ref, div,
+                      use_correction, dst, 0, zero, half, one, two, tiny)
+    elif code == 1:
+        _z_sweep_loop(b2, b, a, a2, w, stride, rate_left, rate_right, low, high, src, width, dt, ref, div,
+                      use_correction, dst, 1, zero, half, one, two, tiny)
+    elif code == 2:
+        _z_sweep_loop(b2, b, a, a2, w, stride, rate_left, rate_right, low, high, src, width, dt, ref, div,
+                      use_correction, dst, 2, zero, half, one, two, tiny)
+    elif code == 3:
+        _z_sweep_loop(b2, b, a, a2, w, stride, rate_left, rate_right, low, high, src, width, dt, ref, div,
+                      use_correction, dst, 3, zero, half, one, two, tiny)
+    else:
+        _z_sweep_loop(b2, b, a, a2, w, stride, rate_left, rate_right, low, high, src, width, dt, ref, div,
+                      use_correction, dst, 4, zero, half, one, two, tiny)
 
 
 @numba.njit
@@ -513,10 +545,10 @@ def _even_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_
                 net += dz[kk] * net_kk
         else:
             _ghost_plane(scratch[(nz + 1) % _RING], w[m, nz], -1, bg, scratch[(kk + 2) % _RING])
-        _z_fluxes((scratch[(k + 1) % _RING], scratch[(k + 2) % _RING], scratch[(k + 3) % _RING],
-                   scratch[(k + 4) % _RING]), k + 1, nz, w[m, k + 1], rates_z, high, code, consts)
-        _update_plane(scratch[(k + 2) % _RING], low, high, kind(dz[k]), step, field[ms, k], div_z[cm, k if use_correction else 0],
-                      use_correction, work_b)
+        _z_sweep((scratch[(k + 1) % _RING], scratch[(k + 2) % _RING], scratch[(k + 3) % _RING],
+                  scratch[(k + 4) % _RING]), k, nz, w[m, k + 1], rates_z, low, high, scratch[(k + 2) % _RING],
+                 kind(dz[k]), step, field[ms, k], div_z[cm, k if use_correction else 0], use_correction, work_b,
+                 code, consts)
         if k == 0 and o0 <= k < o1:
             net -= dx * dy * _plane_sum(low)
         if k == nz - 1 and o0 <= k < o1:
@@ -557,12 +589,11 @@ def _odd_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_y
         if not sweep_z:
             interior[:, :] = field[ms, k]
         else:
-            _z_fluxes((_row_or_ghost(field[ms], k - 1, ghost_low, ghost_high), field[ms, k],
-                       _row_or_ghost(field[ms], k + 1, ghost_low, ghost_high),
-                       _row_or_ghost(field[ms], k + 2, ghost_low, ghost_high)), k + 1, nz, w[m, k + 1], rates_z,
-                      high, code, consts)
-            _update_plane(field[ms, k], low, high, kind(dz[k]), step, field[ms, k], div_z[cm, ck], use_correction,
-                          interior)
+            _z_sweep((_row_or_ghost(field[ms], k - 1, ghost_low, ghost_high), field[ms, k],
+                      _row_or_ghost(field[ms], k + 1, ghost_low, ghost_high),
+                      _row_or_ghost(field[ms], k + 2, ghost_low, ghost_high)), k, nz, w[m, k + 1], rates_z, low,
+                     high, field[ms, k], kind(dz[k]), step, field[ms, k], div_z[cm, ck], use_correction, interior,
+                     code, consts)
             if k == 0 and o0 <= k < o1:
                 net -= dx * dy * _plane_sum(low)
             if k == nz - 1 and o0 <= k < o1:
