@@ -15,6 +15,9 @@ once per step and the intermediate fields live in per-thread cache-sized buffers
 Threads take ``(member·species, block of z-planes)`` tasks; a block recomputes the two swept
 planes on either side of it (halo), which costs ~4/planes-per-block of extra work. Inner loops run
 along contiguous x rows with the limiter written with min/max, so the compiler vectorises them.
+In x and y each cell's limited slope is computed once and serves both faces beside it; y fluxes are
+computed a row at a time and used at once (no plane of them is stored), and a level's z fluxes are
+used row by row as they are computed (the plane is kept only as the next level's lower face).
 
 Velocities are passed as ``(member, nz, ny|1, nx+1)`` (u), ``(member, nz, ny+1|1, nx)`` (v) and
 ``(member, nz+1, ny|1, nx)`` (w): a horizontally uniform ("layered") wind is passed with one row
