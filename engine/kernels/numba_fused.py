@@ -136,6 +136,14 @@ def _face_plane(below2, below, above, above2, velocity, rate_left, rate_right, o
 
 
 @numba.njit(inline="always")
+def _swept(value, flux_low, flux_high, width, dt, correction):
+    """A cell after one sweep, :func:`engine.transport.advection.advect_axis`'s arithmetic:
+    ``value - dt * ((flux_high - flux_low) / width - correction)`` with ``correction`` the
+    multi-dimensional term ``ref · du/dx``, or 0 (then the subtraction is exact and compiled away)."""
+    return value - dt * ((flux_high - flux_low) / width - correction)
+
+
+@numba.njit(inline="always")
 def _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_correction, dst, rows, code, zero, half,
                   one, two, tiny):
     ny, nx = dst.shape
@@ -159,10 +167,10 @@ def _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_corre
         j = f - 1
         if use_correction:
             for i in range(nx):
-                dst[j, i] = padded[j + 2, i] - dt * ((rows[above, i] - rows[below, i]) / width - ref[j, i] * div[j, i])
+                dst[j, i] = _swept(padded[j + 2, i], rows[below, i], rows[above, i], width, dt, ref[j, i] * div[j, i])
         else:
             for i in range(nx):
-                dst[j, i] = padded[j + 2, i] - dt * ((rows[above, i] - rows[below, i]) / width)
+                dst[j, i] = _swept(padded[j + 2, i], rows[below, i], rows[above, i], width, dt, zero)
         if f == ny:
             for i in range(nx):
                 net += float(rows[above, i]) - float(rows[4, i])
@@ -253,10 +261,10 @@ def _sweep_x(src, dst, u, rate, width, dt, bg, ref, div, use_correction, padded,
         _x_faces(padded, slopes, u, row, rate, flux, code, zero, half, one, two, tiny)
         if use_correction:
             for i in range(nx):
-                dst[j, i] = src[j, i] - dt * ((flux[i + 1] - flux[i]) / width - ref[j, i] * div[j, i])
+                dst[j, i] = _swept(src[j, i], flux[i], flux[i + 1], width, dt, ref[j, i] * div[j, i])
         else:
             for i in range(nx):
-                dst[j, i] = src[j, i] - dt * ((flux[i + 1] - flux[i]) / width)
+                dst[j, i] = _swept(src[j, i], flux[i], flux[i + 1], width, dt, zero)
         net += float(flux[nx]) - float(flux[0])
     return net
 
@@ -324,10 +332,11 @@ def _diffuse_plane(src, dst, kk, gain_x, gain_y, open_x, open_y, use_masks):
     multiplied, leaves it 0, the reference's zero flux."""
     ny, nx = src.shape
     zero = src.dtype.type(0)
+    small = nx < 3 or ny < 2
     for j in range(ny):
         north = j + 1 if j < ny - 1 else j
         south = j - 1 if j > 0 else j
-        if nx < 3 or ny < 2:
+        if small:
             for i in range(nx):
                 dst[j, i] = _diffuse_cell(src, j, i, north, south, kk, gain_x, gain_y, open_x, open_y, use_masks, zero)
             continue
@@ -380,10 +389,10 @@ def _z_sweep_loop(below2, below, above, above2, velocity, row_stride, rate_left,
                                rate_right, code, zero, half, one, two, tiny)
         if use_correction:
             for i in range(dst.shape[1]):
-                dst[j, i] = src[j, i] - dt * ((high[j, i] - low[j, i]) / width - ref[j, i] * div[j, i])
+                dst[j, i] = _swept(src[j, i], low[j, i], high[j, i], width, dt, ref[j, i] * div[j, i])
         else:
             for i in range(dst.shape[1]):
-                dst[j, i] = src[j, i] - dt * ((high[j, i] - low[j, i]) / width)
+                dst[j, i] = _swept(src[j, i], low[j, i], high[j, i], width, dt, zero)
 
 
 @numba.njit
