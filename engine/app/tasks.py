@@ -6,13 +6,15 @@ configuration and prints the summary.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from ..output.render_worker import RenderWorker, usable_cpus
 from .build import build
 from .validate import to_run_config
 
@@ -33,7 +35,8 @@ def budget_residual(budget: dict[str, np.ndarray]) -> tuple[float, float]:
     return float(np.abs(residual).max()), float(relative.max())
 
 
-def run_task(cfg: Any, output_dir: str | Path | None = None, attributes: dict | None = None) -> dict[str, Any]:
+def run_task(cfg: Any, output_dir: str | Path | None = None, attributes: dict | None = None,
+             render_worker: bool = True) -> dict[str, Any]:
     """Build and run one scenario; write its HDF5 results and ground-level concentration map.
 
     Parameters
@@ -45,6 +48,9 @@ def run_task(cfg: Any, output_dir: str | Path | None = None, attributes: dict | 
         checkpoint being resumed, else ``results/<name>``.
     attributes:
         Extra root attributes of the HDF5 file (e.g. the Hydra overrides).
+    render_worker:
+        Draw the 3D render in a second process (:mod:`engine.output.render_worker`) while this
+        one draws the ground map, where a second CPU is free and PyVista is installed.
 
     Returns
     -------
@@ -67,20 +73,26 @@ def run_task(cfg: Any, output_dir: str | Path | None = None, attributes: dict | 
         resumed = Path(config.resume).parent if config.resume else None
         output_dir = config.output.dir or resumed or Path("results") / config.name
     output_dir = Path(output_dir)
-    built = build(config, output_dir, attributes=attributes)
-    model, sim = built.model, built.simulation
-    log.info("%s: %s", config.name, built.grid.describe())
-    log.info("%s: %d member(s) × %d species, %d source(s), %d receptor(s), stable dt %.3g s, stop %g s",
-             config.name, model.members, len(model.species), len(model.sources), len(config.receptors),
-             model.stable_dt(config.time.cfl), config.time.stop)
-    sim.run(resume_from=config.resume)
-    absolute, relative = budget_residual(model.budget())
+    worker = RenderWorker() if render_worker and _render_worker_pays(config) else None
+    try:
+        built = build(config, output_dir, attributes=attributes)
+        model, sim = built.model, built.simulation
+        log.info("%s: %s", config.name, built.grid.describe())
+        log.info("%s: %d member(s) × %d species, %d source(s), %d receptor(s), stable dt %.3g s, stop %g s",
+                 config.name, model.members, len(model.species), len(model.sources), len(config.receptors),
+                 model.stable_dt(config.time.cfl), config.time.stop)
+        sim.run(resume_from=config.resume)
+        absolute, relative = budget_residual(model.budget())
+        vtr, finish_render = write_scene(config, built, output_dir, worker)
 
-    from ..output import plot_ground_map  # noqa: PLC0415 - matplotlib loads only when a map is drawn
+        from ..output import plot_ground_map  # noqa: PLC0415 - matplotlib loads only when a map is drawn
 
-    png = plot_ground_map(built.output_path, built.map_path, species=built.map_species,
-                          statistic=config.output.map_statistic, member=0, units=config.output.map_units)
-    vtr, render = write_scene(config, built, output_dir)
+        png = plot_ground_map(built.output_path, built.map_path, species=built.map_species,
+                              statistic=config.output.map_statistic, member=0, units=config.output.map_units)
+        render = finish_render()
+    finally:
+        if worker is not None:
+            worker.close()
     summary = {
         "name": config.name,
         "output_dir": str(output_dir),
@@ -105,10 +117,23 @@ def run_task(cfg: Any, output_dir: str | Path | None = None, attributes: dict | 
     return summary
 
 
-def write_scene(config, built, output_dir: Path) -> tuple[str | None, str | None]:
+def _wants_render(config) -> bool:
+    render = str(config.output.render).lower()
+    return render == "true" or (render == "auto" and config.output.field_levels is None)
+
+
+def _render_worker_pays(config) -> bool:
+    """A render worker process only where a render is wanted, PyVista is there and a second CPU is free."""
+    return _wants_render(config) and usable_cpus() > 1 and importlib.util.find_spec("pyvista") is not None
+
+
+def write_scene(config, built, output_dir: Path,
+                worker: RenderWorker | None = None) -> tuple[str | None, Callable[[], str | None]]:
     """The 3D scene files the output config asks for: ``<name>_scene.vtr`` and ``<name>_scene.png``.
 
-    Returns their paths (None for a file not written). With ``output.render=auto`` a render that
+    Returns the VTR's path and a function that finishes the render and returns the PNG's path
+    (None for a file not written): with a ``worker`` the render is drawn there meanwhile, so the
+    caller can draw the ground map before it waits. With ``output.render=auto`` a render that
     cannot be made (no PyVista, no off-screen GL, not every level written) is logged and skipped.
     """
     from ..output.render import RenderUnavailable, render_scene  # noqa: PLC0415 - VTK loads only to render
@@ -116,23 +141,32 @@ def write_scene(config, built, output_dir: Path) -> tuple[str | None, str | None
     from ..output.vtk_export import write_vtr  # noqa: PLC0415
 
     render = str(config.output.render).lower()
-    wants_render = render == "true" or (render == "auto" and config.output.field_levels is None)
+    wants_render = _wants_render(config)
     if render == "auto" and config.output.field_levels is not None:
         log.info("3D render skipped: output.field_levels writes only levels %s", list(config.output.field_levels))
     if not (config.output.vtk or wants_render):
-        return None, None
+        return None, lambda: None
     scene = scene_from_run(built.output_path, built.model.wind, species=built.map_species,
                            statistic=config.output.map_statistic, units=config.output.map_units)
     vtr = str(write_vtr(scene, output_dir / f"{config.name}_scene.vtr")) if config.output.vtk else None
-    png = None
-    if wants_render:
+    if not wants_render:
+        return vtr, lambda: None
+    png_path = output_dir / f"{config.name}_scene.png"
+    if worker is not None:
+        worker.submit(scene, png_path)
+
+    def finish() -> str | None:
         try:
-            png = str(render_scene(scene, output_dir / f"{config.name}_scene.png"))
+            if worker is not None:
+                return worker.result()
+            return str(render_scene(scene, png_path))
         except RenderUnavailable as exc:
             if render == "true":
                 raise
             log.warning("3D render skipped: %s", exc)
-    return vtr, png
+            return None
+
+    return vtr, finish
 
 
 def summary_line(summary: dict[str, Any]) -> str:
