@@ -222,3 +222,29 @@ def test_atomic_path_keeps_the_old_file_on_failure(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_receptor_records_written_in_batches_equal_records_written_one_by_one(tmp_path, monkeypatch):
+    import engine.output.hdf5 as hdf5
+
+    monkeypatch.setattr(hdf5, "RECEPTOR_BATCH", 1)
+    run_small(tmp_path / "one.h5")
+    monkeypatch.setattr(hdf5, "RECEPTOR_BATCH", 5)  # 13 records: two full batches and three written at the end
+    run_small(tmp_path / "batched.h5")
+    with open_run(tmp_path / "one.h5") as one, open_run(tmp_path / "batched.h5") as batched:
+        for species in ("SO2", "PM10"):
+            a, b = one.receptors(species), batched.receptors(species)
+            np.testing.assert_array_equal(b.values, a.values)
+            np.testing.assert_array_equal(b.coords["time"], a.coords["time"])
+
+
+def test_a_receptor_record_of_the_wrong_shape_is_refused_when_appended(tmp_path):
+    model, sampler = small_model()
+    output = RunOutput(tmp_path / "run.h5", model)
+    good = np.zeros((2, 2, 2), np.float32)
+    output.append_receptors(0.0, good, sampler.names, sampler.points)
+    with pytest.raises(ConfigError, match="does not fit receptors/concentration/SO2"):
+        output.append_receptors(10.0, np.zeros((1, 2, 2), np.float32), sampler.names, sampler.points)
+    output.close()
+    with h5py.File(output.part_path) as f:  # the good record waiting in memory reached the file on close
+        assert f["receptors/concentration/SO2"].shape == (1, 2, 2)

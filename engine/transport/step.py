@@ -67,9 +67,10 @@ class Transport:
         # end-of-step flush would be a second pass over the field for nothing.
         self._float_environment, self._arithmetic_flushes = _float_environment(grid.backend.name)
         if self._compiled:
-            from ..kernels import numba_diffusion, numba_flush, numba_fused  # noqa: PLC0415 - optional extra
+            from ..kernels import numba_diffusion, numba_flush, numba_fused, numba_sums  # noqa: PLC0415 - optional extra
 
             self._flush_compiled = numba_flush.flush_subnormals_flat
+            self._sum_cells = numba_sums.sum_cells
             self._fused_module = numba_fused
             self._compiled_vertical = numba_diffusion.vertical_diffusion_compiled
             self._background_host = np.array([s.background for s in species], dtype=dtype)
@@ -352,11 +353,16 @@ class Transport:
         if not self._deposits:
             return xp.zeros(field.shape[:2], dtype=xp.float64)
         members, n_species = field.shape[:2]
-        if self._has_solids:  # take, not fancy indexing: five times faster for the same cells
-            ground = xp.take(field.reshape(members, n_species, -1), self._ground_cells, axis=2)
+        if self._has_solids and self._compiled and field.flags.c_contiguous:
+            sums = self._sum_cells(field.reshape(members * n_species, -1), self._ground_cells,
+                                   np.empty(members * n_species))
+            ground_sum = sums.reshape(members, n_species) * (self.grid.dx * self.grid.dy)
         else:
-            ground = field[:, :, 0]
-        ground_sum = ground.reshape(members, n_species, -1).sum(axis=2, dtype=xp.float64) * (self.grid.dx * self.grid.dy)
+            if self._has_solids:  # take, not fancy indexing: five times faster for the same cells
+                ground = xp.take(field.reshape(members, n_species, -1), self._ground_cells, axis=2)
+            else:
+                ground = field[:, :, 0]
+            ground_sum = ground.reshape(members, n_species, -1).sum(axis=2, dtype=xp.float64) * (self.grid.dx * self.grid.dy)
         return dt * ground_sum * self._deposition_velocity[None, :]
 
 
