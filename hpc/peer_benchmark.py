@@ -8,6 +8,11 @@ cell-updates per second (MLUPS); the roofline is the measured STREAM-triad bandw
 
 Run ``make bench-peers`` (installs the ``peers`` extra) or
 ``python -m hpc.peer_benchmark --n 256 --steps 100 --json out.json``.
+
+Then the same simulated time once more with each solver at its own step (0.8 of its stability
+limit: the split sweeps allow larger steps than Devito's unsplit update), each solver's error
+against the exact solution (the blob moved by the wind and spread by diffusion), and Devito with
+its step halved until it is as accurate as plumetwin: time to solution, and time to accuracy.
 """
 
 from __future__ import annotations
@@ -37,6 +42,20 @@ def blob(n: int) -> np.ndarray:
     return (g[:, None, None] * g[None, :, None] * g[None, None, :]).astype(np.float32)
 
 
+def analytic_blob(n: int, t: float) -> np.ndarray:
+    """The exact solution at time ``t`` (s) on an unbounded domain, float64 ``(z, y, x)``: the
+    blob's centre moves with the wind, each axis's σ² grows by 2Kt and its factor of the peak
+    falls as σ₀/σ, so the mass is conserved. (The domain's sides lie 5 σ₀ from the blob's
+    centre, where it is 4e-6 of its peak: the boundaries do not show in the errors.)"""
+    centres = (np.arange(n) + 0.5) * SPACING
+    centre = 0.5 * n * SPACING
+    sigma0_sq = (n * 1.0) ** 2
+    sigma_sq = sigma0_sq + 2 * DIFFUSIVITY * t
+    gz, gy, gx = (math.sqrt(sigma0_sq / sigma_sq) * np.exp(-(centres - centre - velocity * t) ** 2 / (2 * sigma_sq))
+                  for velocity in (WIND[2], WIND[1], WIND[0]))
+    return gz[:, None, None] * gy[None, :, None] * gx[None, None, :]
+
+
 def build_model(n: int, backend: str, members: int = 1, limiter: str = "minmod"):
     """plumetwin's model of the peer problem on ``backend`` (one species, ``members`` copies)."""
     from engine import Diffusivity, DispersionModel, Grid, Species, Wind, WindProfile  # noqa: PLC0415
@@ -59,6 +78,17 @@ def stable_dt(cfl: float = 0.4) -> float:
     return cfl / sum(abs(c) / SPACING for c in WIND)
 
 
+#: Each solver's own step for the time-to-solution comparison is this fraction of its stability
+#: limit: plumetwin's default ``time.cfl`` (of Courant 1 per split sweep), Devito's 0.4 of 0.5.
+OWN_STEP_FRACTION = 0.8
+
+
+def plumetwin_own_dt(cfl: float = OWN_STEP_FRACTION) -> float:
+    """The step plumetwin's adaptive stepping takes on this problem (s): ``model.stable_dt(cfl)``
+    (the Courant rates and diffusion limit do not depend on the grid's size)."""
+    return build_model(8, "numpy").stable_dt(cfl)
+
+
 @dataclass
 class Result:
     solver: str
@@ -67,6 +97,7 @@ class Result:
     roofline_fraction: float | None = None
     ratio_to_devito: float | None = None
     agreement: dict = field(default_factory=dict)
+    l2_error_vs_exact: float | None = None
 
 
 def measure_bandwidth(size_mb: int = 768, repeats: int = 11) -> tuple[float, str]:
@@ -190,6 +221,60 @@ def time_devito(n: int, steps: int, dt: float):
     return elapsed / steps, final, devito.__version__
 
 
+def time_to_solution(n: int, steps: int, dt: float, results: list[Result], fields: dict[str, np.ndarray]) -> dict:
+    """Wall time to the same simulated time ``steps · dt`` with each solver at its own step.
+
+    The per-step comparison gives every solver Devito's step, 0.8 of the unsplit update's
+    limit; plumetwin's split sweeps are stable up to Courant 1 per direction, so at its own
+    default (0.8 of that) it reaches the same time in fewer steps. Each solver's relative L2
+    error against :func:`analytic_blob` at that time says what accuracy the time buys. plumetwin
+    backends are re-run at their own step; Devito's row is its timed run (already at its own step).
+    """
+    end_time = steps * dt
+    own_steps = max(1, math.ceil(end_time / plumetwin_own_dt() - 1e-9))
+    exact = analytic_blob(n, end_time)
+    rows = []
+    for result in results:
+        if result.solver.startswith("plumetwin"):
+            backend = result.solver.split("-")[1]
+            seconds, final = time_plumetwin(n, own_steps, backend, end_time / own_steps)
+            rows.append({"solver": result.solver, "dt_s": end_time / own_steps, "steps": own_steps,
+                         "seconds_per_step": seconds, "seconds": own_steps * seconds,
+                         "l2_error_vs_exact": relative_difference(exact, final)[1]})
+        else:
+            rows.append({"solver": result.solver, "dt_s": dt, "steps": steps,
+                         "seconds_per_step": result.seconds_per_step, "seconds": steps * result.seconds_per_step,
+                         "l2_error_vs_exact": relative_difference(exact, fields["devito"])[1]})
+    devito = next((row["seconds"] for row in rows if row["solver"] == "devito-minmod"), None)
+    for row in rows:
+        row["ratio_to_devito"] = devito / row["seconds"] if devito else None
+    refined = []
+    if devito:
+        # Devito's forward-Euler update is first order in time: how much smaller must its step
+        # be to be as accurate as plumetwin at plumetwin's own step?
+        target = min(row["l2_error_vs_exact"] for row in rows if row["solver"].startswith("plumetwin"))
+        refined = devito_to_accuracy(n, end_time, steps, target)
+    return {"end_time_s": end_time, "own_step_fraction_of_limit": OWN_STEP_FRACTION,
+            "exact": "Gaussian blob moved by the wind, each σ² grown by 2 K t (unbounded domain)",
+            "solvers": rows, "devito_smaller_steps": refined}
+
+
+def devito_to_accuracy(n: int, end_time: float, steps: int, target: float, max_halvings: int = 4) -> list[dict]:
+    """Devito's run to ``end_time`` with its step halved, up to ``max_halvings`` times, until its
+    relative L2 error against the exact solution is at most ``target``; a row per run."""
+    exact = analytic_blob(n, end_time)
+    rows = []
+    for halvings in range(1, max_halvings + 1):
+        count = steps * 2**halvings
+        seconds, final, _ = time_devito(n, count, end_time / count)
+        error = relative_difference(exact, final)[1]
+        rows.append({"solver": f"devito-minmod dt/{2**halvings}", "dt_s": end_time / count, "steps": count,
+                     "seconds_per_step": seconds, "seconds": count * seconds, "l2_error_vs_exact": error})
+        if error <= target:
+            break
+    return rows
+
+
 def relative_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     """``(max |a-b| / max |a|, ||a-b||₂ / ||a||₂)`` in float64."""
     a64, b64 = a.astype(np.float64), b.astype(np.float64)
@@ -231,6 +316,7 @@ def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) 
             results.append(Result("devito-minmod", seconds, cells / seconds / 1e6))
         except ImportError:
             print("  devito: skipped (pip install 'plumetwin[peers]')", file=sys.stderr)
+    to_solution = time_to_solution(n, steps, dt, results, fields)
     batching = None
     if "numba" in fields and n % 2 == 0:
         # The same number of cells as 8 members of half the size: batching must cost nothing per cell.
@@ -256,6 +342,7 @@ def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) 
           f"{roofline:,.0f} MLUPS at {BYTES_PER_CELL} B/cell")
     devito_mlups = next((r.mlups for r in results if r.solver == "devito-minmod"), None)
     reference = fields["numpy"]
+    exact = analytic_blob(n, steps * dt)
     for result in results:
         if result.solver != "plumetwin-cupy":
             result.roofline_fraction = result.mlups / roofline
@@ -266,13 +353,26 @@ def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) 
         name = result.solver.split("-")[1] if result.solver.startswith("plumetwin") else "devito"
         max_rel, l2_rel = relative_difference(reference, fields[name])
         result.agreement = {"max_relative_to_numpy": max_rel, "l2_relative_to_numpy": l2_rel}
-    header = f"{'solver':<18}{'ms/step':>10}{'MLUPS':>10}{'roofline':>10}{'×devito':>9}{'max rel diff':>14}{'L2 rel diff':>13}"
+        result.l2_error_vs_exact = relative_difference(exact, fields[name])[1]
+    header = (f"{'solver':<18}{'ms/step':>10}{'MLUPS':>10}{'roofline':>10}{'×devito':>9}{'max rel diff':>14}"
+              f"{'L2 rel diff':>13}{'L2 vs exact':>13}")
     print(header)
     for r in results:
         roof = f"{100 * r.roofline_fraction:.0f} %" if r.roofline_fraction is not None else "-"
         ratio = f"{r.ratio_to_devito:.2f}" if r.ratio_to_devito is not None else "-"
         print(f"{r.solver:<18}{1e3 * r.seconds_per_step:>10.2f}{r.mlups:>10.0f}{roof:>10}{ratio:>9}"
-              f"{r.agreement['max_relative_to_numpy']:>14.2e}{r.agreement['l2_relative_to_numpy']:>13.2e}")
+              f"{r.agreement['max_relative_to_numpy']:>14.2e}{r.agreement['l2_relative_to_numpy']:>13.2e}"
+              f"{r.l2_error_vs_exact:>13.2e}")
+    print(f"time to t = {to_solution['end_time_s']:.4g} s, each solver at its own step "
+          f"({OWN_STEP_FRACTION:g} of its stability limit):")
+    print(f"{'solver':<20}{'dt [s]':>10}{'steps':>7}{'seconds':>10}{'×devito':>9}{'L2 vs exact':>13}")
+    for row in to_solution["solvers"]:
+        ratio = f"{row['ratio_to_devito']:.2f}" if row["ratio_to_devito"] is not None else "-"
+        print(f"{row['solver']:<20}{row['dt_s']:>10.3f}{row['steps']:>7}{row['seconds']:>10.3f}{ratio:>9}"
+              f"{row['l2_error_vs_exact']:>13.2e}")
+    for row in to_solution["devito_smaller_steps"]:
+        print(f"{row['solver']:<20}{row['dt_s']:>10.3f}{row['steps']:>7}{row['seconds']:>10.3f}{'':>9}"
+              f"{row['l2_error_vs_exact']:>13.2e}")
     if batching:
         print(f"Numba, 8 members of {n // 2}³ (the same cells): {1e3 * batching['seconds_per_step']:.2f} ms/step, "
               f"{batching['mlups']:.0f} MLUPS, {batching['cost_per_cell_vs_single_field']:.2f}× the single field's "
@@ -294,6 +394,7 @@ def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) 
                     "roofline_mlups": roofline},
         "devito_version": devito_version,
         "numba_member_batching": batching,
+        "time_to_solution": to_solution,
         "device": device,
         "results": [asdict(r) for r in results],
     }
