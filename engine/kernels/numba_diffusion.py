@@ -13,10 +13,11 @@ import math
 import numba
 import numpy as np
 
+from .jit import njit
 from .numba_fpenv import flush_denormals, restore
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True)
 def _vertical_streamed(field, lower, inv_pivot, upper_ratio, conductance, dz, deposition, use_deposition, full, dt,
                        out, blocks, planes):
     """Backward-Euler vertical diffusion with deposition, streamed level by level.
@@ -89,7 +90,7 @@ def _vertical_streamed(field, lower, inv_pivot, upper_ratio, conductance, dz, de
         restore(previous)
 
 
-@numba.njit
+@njit
 def _flux_form_level(field, buffer, m, s, gm, dm, ds, k, nz, j0, j1, conductance, dz, deposition, use_deposition,
                      full, step, out):
     """The flux-form update of level ``k`` (rows ``j0 .. j1-1``) from the solution at ``k-1 .. k+1``."""

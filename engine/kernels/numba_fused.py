@@ -31,18 +31,18 @@ import math
 import numba
 import numpy as np
 
+from .jit import njit
 from .numba_fpenv import flush_denormals, restore
-
 
 _RING = 5  # swept planes k-2 .. k+2 held while the z sweep runs behind
 
 
-@numba.njit(inline="always")
+@njit(inline="always")
 def _sign(b, zero, one):
     return one if b > zero else (-one if b < zero else zero)
 
 
-@numba.njit(inline="always")
+@njit(inline="always")
 def _slope(a, b, code, zero, half, one, two, tiny):
     """``phi(a/b) * b`` of :func:`engine.transport.advection.limited_slope`, branch-free for a
     constant ``code`` (:data:`LIMITER_CODES`)."""
@@ -64,7 +64,7 @@ def _slope(a, b, code, zero, half, one, two, tiny):
 LIMITER_CODES = {"upwind": 0, "minmod": 1, "mc": 2, "superbee": 3, "vanleer": 4}
 
 
-@numba.njit(inline="always")
+@njit(inline="always")
 def _flux(u, far_left, left, right, far_right, rate_left, rate_right, code, zero, half, one, two, tiny):
     """Limited Lax–Wendroff flux through one face (see :func:`engine.transport.advection.face_fluxes`),
     branch-free: both upwind halves are evaluated and weighted by ``max(u, 0)`` and ``min(u, 0)``."""
@@ -77,7 +77,7 @@ def _flux(u, far_left, left, right, far_right, rate_left, rate_right, code, zero
     return positive + negative
 
 
-@numba.njit(inline="always")
+@njit(inline="always")
 def _cell_slope(below, here, above, code, zero, half, one, two, tiny):
     """The limited slope of a cell, ``_slope(here - below, above - here)``. Every limiter is
     symmetric (``_slope(a, b) == _slope(b, a)``) and odd (``_slope(-a, -b) == -_slope(a, b)``),
@@ -87,7 +87,7 @@ def _cell_slope(below, here, above, code, zero, half, one, two, tiny):
     return _slope(here - below, above - here, code, zero, half, one, two, tiny)
 
 
-@numba.njit(inline="always")
+@njit(inline="always")
 def _flux_from_slopes(u, left, slope_left, right, slope_right, rate_left, rate_right, zero, half, one):
     """:func:`_flux` from the two cells' slopes (:func:`_cell_slope`), the same floats."""
     up = max(u, zero)
@@ -97,7 +97,7 @@ def _flux_from_slopes(u, left, slope_left, right, slope_right, rate_left, rate_r
     return positive + negative
 
 
-@numba.njit(inline="always")
+@njit(inline="always")
 def _face_plane_loop(below2, below, above, above2, velocity, row_stride, rate_left, rate_right, out, code, zero,
                      half, one, two, tiny):
     for j in range(out.shape[0]):
@@ -107,7 +107,7 @@ def _face_plane_loop(below2, below, above, above2, velocity, row_stride, rate_le
                               rate_right, code, zero, half, one, two, tiny)
 
 
-@numba.njit
+@njit
 def _face_plane(below2, below, above, above2, velocity, rate_left, rate_right, out, code, consts):
     """Fluxes through a plane of faces from the four planes of cells around it (z faces, or the
     shifted rows of a y-padded plane), with the face velocity ``(rows|1, nx)``.
@@ -135,7 +135,7 @@ def _face_plane(below2, below, above, above2, velocity, rate_left, rate_right, o
                          one, two, tiny)
 
 
-@numba.njit(inline="always")
+@njit(inline="always")
 def _swept(value, flux_low, flux_high, width, dt, correction):
     """A cell after one sweep, :func:`engine.transport.advection.advect_axis`'s arithmetic:
     ``value - dt * ((flux_high - flux_low) / width - correction)`` with ``correction`` the
@@ -143,7 +143,7 @@ def _swept(value, flux_low, flux_high, width, dt, correction):
     return value - dt * ((flux_high - flux_low) / width - correction)
 
 
-@numba.njit(inline="always")
+@njit(inline="always")
 def _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_correction, dst, rows, code, zero, half,
                   one, two, tiny):
     ny, nx = dst.shape
@@ -177,7 +177,7 @@ def _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_corre
     return net
 
 
-@numba.njit
+@njit
 def _y_sweep(padded, velocity, rate, width, dt, ref, div, use_correction, dst, rows, code, consts):
     """The y fluxes and update of a plane padded with two ghost rows each side (face ``f`` lies
     between rows ``f + 1`` and ``f + 2`` of ``padded``), face row by face row: ``rows`` ``(5, nx)``
@@ -202,7 +202,7 @@ def _y_sweep(padded, velocity, rate, width, dt, ref, div, use_correction, dst, r
                          half, one, two, tiny)
 
 
-@numba.njit(inline="always")
+@njit(inline="always")
 def _x_faces_loop(padded, slopes, velocity, row, rate, out, code, zero, half, one, two, tiny):
     for c in range(out.shape[0] + 1):  # cells -1 .. nx
         slopes[c] = _cell_slope(padded[c], padded[c + 1], padded[c + 2], code, zero, half, one, two, tiny)
@@ -211,7 +211,7 @@ def _x_faces_loop(padded, slopes, velocity, row, rate, out, code, zero, half, on
                                    rate, zero, half, one)
 
 
-@numba.njit
+@njit
 def _x_faces(padded, slopes, velocity, row, rate, out, code, zero, half, one, two, tiny):
     """Fluxes through the ``nx + 1`` faces of a ghost-padded row (velocity row ``row``); ``slopes``
     (``nx + 2``) receives the slopes of cells ``-1 .. nx``."""
@@ -227,7 +227,7 @@ def _x_faces(padded, slopes, velocity, row, rate, out, code, zero, half, one, tw
         _x_faces_loop(padded, slopes, velocity, row, rate, out, 4, zero, half, one, two, tiny)
 
 
-@numba.njit
+@njit
 def _ghost_row(edge, velocity, inflow_sign, bg, out):
     """Ghost cells beyond a boundary: ``bg`` where the face lets air in, else the edge cell."""
     zero = edge.dtype.type(0)
@@ -235,7 +235,7 @@ def _ghost_row(edge, velocity, inflow_sign, bg, out):
         out[i] = bg if velocity[i] * inflow_sign > zero else edge[i]
 
 
-@numba.njit
+@njit
 def _sweep_x(src, dst, u, rate, width, dt, bg, ref, div, use_correction, padded, flux, code, consts):
     """x sweep of one ``(ny, nx)`` plane; returns the net outflow ``sum(F[nx] - F[0])`` over rows.
 
@@ -269,7 +269,7 @@ def _sweep_x(src, dst, u, rate, width, dt, bg, ref, div, use_correction, padded,
     return net
 
 
-@numba.njit
+@njit
 def _row_or_ghost(plane, index, ghost_low, ghost_high):
     if index < 0:
         return ghost_low
@@ -278,7 +278,7 @@ def _row_or_ghost(plane, index, ghost_low, ghost_high):
     return plane[index]
 
 
-@numba.njit
+@njit
 def _sweep_y(padded, dst, v, rate, width, dt, bg, ref, div, use_correction, faces, code, consts):
     """y sweep of one plane held in rows ``2 .. ny+1`` of ``padded`` ``(ny+4, nx)`` into ``dst``
     ``(ny, nx)``, with ``faces`` ``(5, nx)`` scratch (:func:`_y_sweep`); returns the net outflow
@@ -297,14 +297,14 @@ def _sweep_y(padded, dst, v, rate, width, dt, bg, ref, div, use_correction, face
     return _y_sweep(padded, v, rate, width, dt, ref, div, use_correction, dst, faces, code, consts)
 
 
-@numba.njit
+@njit
 def _ghost_plane(edge, w, inflow_sign, bg, out):
     row_stride = 1 if w.shape[0] > 1 else 0
     for j in range(out.shape[0]):
         _ghost_row(edge[j], w[j * row_stride], inflow_sign, bg, out[j])
 
 
-@numba.njit(inline="always")
+@njit(inline="always")
 def _diffuse_cell(src, j, i, north, south, kk, gain_x, gain_y, open_x, open_y, use_masks, zero):
     """Explicit horizontal diffusion of cell ``(j, i)`` in the reference's order of operations (a
     missing neighbour at the domain edge contributes a zero flux)."""
@@ -322,7 +322,7 @@ def _diffuse_cell(src, j, i, north, south, kk, gain_x, gain_y, open_x, open_y, u
     return value + gain_x * east - gain_x * west + gain_y * up - gain_y * down
 
 
-@numba.njit
+@njit
 def _diffuse_plane(src, dst, kk, gain_x, gain_y, open_x, open_y, use_masks):
     """Explicit horizontal diffusion of one plane, :func:`_diffuse_cell` for every cell.
 
@@ -362,7 +362,7 @@ def _diffuse_plane(src, dst, kk, gain_x, gain_y, open_x, open_y, use_masks):
                                        zero)
 
 
-@numba.njit
+@njit
 def _copy_plane(src, dst):
     """``dst[:, :] = src`` as plain loops: Numba's slice assignment between views of larger arrays
     takes a generic strided copy, which cost 2–4 ms of a 256³ step where a loop costs ~0."""
@@ -371,7 +371,7 @@ def _copy_plane(src, dst):
             dst[j, i] = src[j, i]
 
 
-@numba.njit
+@njit
 def _finish_plane(src, dst, kk, gain_x, gain_y, open_x, open_y, use_masks, use_diffusion):
     if use_diffusion:
         _diffuse_plane(src, dst, kk, gain_x, gain_y, open_x, open_y, use_masks)
@@ -379,7 +379,7 @@ def _finish_plane(src, dst, kk, gain_x, gain_y, open_x, open_y, use_masks, use_d
         _copy_plane(src, dst)
 
 
-@numba.njit
+@njit
 def _z_fluxes(planes_or_ghost, k_face, nz, w, rates_z, out, code, consts):
     """Fluxes through horizontal face ``k_face`` from the planes ``k_face-2 .. k_face+1``."""
     rate_left = rates_z[max(k_face - 1, 0)]
@@ -388,7 +388,7 @@ def _z_fluxes(planes_or_ghost, k_face, nz, w, rates_z, out, code, consts):
                 rate_left, rate_right, out, code, consts)
 
 
-@numba.njit(inline="always")
+@njit(inline="always")
 def _z_sweep_loop(below2, below, above, above2, velocity, row_stride, rate_left, rate_right, low, high, src, width,
                   dt, ref, div, use_correction, dst, code, zero, half, one, two, tiny):
     for j in range(dst.shape[0]):
@@ -404,7 +404,7 @@ def _z_sweep_loop(below2, below, above, above2, velocity, row_stride, rate_left,
                 dst[j, i] = _swept(src[j, i], low[j, i], high[j, i], width, dt, zero)
 
 
-@numba.njit
+@njit
 def _z_sweep(planes, k, nz, w, rates_z, low, high, src, width, dt, ref, div, use_correction, dst, code, consts):
     """The z fluxes through the face above level ``k`` (from ``planes``, levels ``k-1 .. k+2``)
     into ``high`` and the update of level ``k`` from them and ``low`` (the face below), row by
@@ -432,7 +432,7 @@ def _z_sweep(planes, k, nz, w, rates_z, low, high, src, width, dt, ref, div, use
                       use_correction, dst, 4, zero, half, one, two, tiny)
 
 
-@numba.njit
+@njit
 def _plane_sum(plane):
     total = 0.0
     for j in range(plane.shape[0]):
@@ -441,7 +441,7 @@ def _plane_sum(plane):
     return total
 
 
-@numba.njit
+@njit
 def _xy_plane(field, ms, m, kk, target, u, v, div_x, div_y, use_correction, rate_x, rate_y, dx, dy, step,
               bg, padded, flux_x, ypad, yfaces, code, consts):
     """x then y sweep of input plane ``kk`` into ``target``; returns the x and y outflow (c·m²)."""
@@ -456,7 +456,7 @@ def _xy_plane(field, ms, m, kk, target, u, v, div_x, div_y, use_correction, rate
     return fx * dy + fy * dx
 
 
-@numba.njit(inline="always")
+@njit(inline="always")
 def _vertical_cell(x, above, below, gain_up, gain_down, keep, width):
     """Forward-Euler vertical diffusion of one cell, then deposition implicit in time. At the top
     and the bottom level the missing neighbour is the cell itself, so its flux is ``gain · 0``
@@ -465,12 +465,13 @@ def _vertical_cell(x, above, below, gain_up, gain_down, keep, width):
     return (x + gain_up * (above - x) / width - gain_down * (x - below) / width) / keep
 
 
-@numba.njit
-def _vertical_plane(ring, k, nz, conductance, deposition, use_deposition, dz, step, dst):
+@njit
+def _vertical_plane(ring, k, nz, conductance, deposition, depositing, dz, step, dst):
     """Forward-Euler vertical diffusion (then deposition implicit in time) of level ``k`` from the
     horizontally diffused levels ``k-1 .. k+1`` in ``ring`` (slot ``level % 3``), in the order of
-    :meth:`engine.transport.diffusion.VerticalDiffusionSolver.explicit`. Per-column coefficients
-    (solids) and per-level ones take separate loops, so each vectorises."""
+    :meth:`engine.transport.diffusion.VerticalDiffusionSolver.explicit`; ``depositing``: whether
+    level ``k`` has a positive deposition rate anywhere (else the division by 1 is left out).
+    Per-column coefficients (solids) and per-level ones take separate loops, so each vectorises."""
     one = dst.dtype.type(1)
     width = dst.dtype.type(dz[k])
     up, down = min(k, max(nz - 2, 0)), max(k - 1, 0)
@@ -478,7 +479,6 @@ def _vertical_plane(ring, k, nz, conductance, deposition, use_deposition, dz, st
     above = ring[(k + 1) % 3] if k < nz - 1 else here
     below = ring[(k - 1) % 3] if k > 0 else here
     if conductance.shape[1] * conductance.shape[2] > 1:
-        depositing = use_deposition and _any_positive(deposition[k])
         for j in range(dst.shape[0]):
             if depositing:
                 for i in range(dst.shape[1]):
@@ -491,39 +491,30 @@ def _vertical_plane(ring, k, nz, conductance, deposition, use_deposition, dz, st
         return
     gain_up = step * conductance[up, 0, 0]
     gain_down = step * conductance[down, 0, 0]
-    keep = one + step * deposition[k, 0, 0] if use_deposition else one
+    keep = one + step * deposition[k, 0, 0] if depositing else one
     for j in range(dst.shape[0]):
         for i in range(dst.shape[1]):
             dst[j, i] = _vertical_cell(here[j, i], above[j, i], below[j, i], gain_up, gain_down, keep, width)
 
 
-@numba.njit
-def _any_positive(plane) -> bool:
-    for j in range(plane.shape[0]):
-        for i in range(plane.shape[1]):
-            if plane[j, i] > 0:
-                return True
-    return False
-
-
-@numba.njit
+@njit
 def _finish(src, k, ms, m, o0, o1, nz, out, kh, gain_x, gain_y, open_x, open_y, use_masks, use_diffusion, vertical):
     """Horizontal diffusion of swept plane ``k``; then, with explicit vertical diffusion
     (``vertical[0]``), the vertical update of the plane below it, which now has both neighbours.
     Only this task's planes ``o0 .. o1-1`` reach ``out``."""
-    enabled, ring, conductance, deposition, use_deposition, dz, step = vertical
+    enabled, ring, conductance, deposition, depositing, dz, step = vertical
     if not enabled:
         if o0 <= k < o1:
             _finish_plane(src, out[ms, k], kh[m, k], gain_x, gain_y, open_x, open_y, use_masks, use_diffusion)
         return
     _finish_plane(src, ring[k % 3], kh[m, k], gain_x, gain_y, open_x, open_y, use_masks, use_diffusion)
     if o0 <= k - 1 < o1:
-        _vertical_plane(ring, k - 1, nz, conductance, deposition, use_deposition, dz, step, out[ms, k - 1])
+        _vertical_plane(ring, k - 1, nz, conductance, deposition, depositing[k - 1], dz, step, out[ms, k - 1])
     if k == nz - 1 and o0 <= k < o1:
-        _vertical_plane(ring, k, nz, conductance, deposition, use_deposition, dz, step, out[ms, k])
+        _vertical_plane(ring, k, nz, conductance, deposition, depositing[k], dz, step, out[ms, k])
 
 
-@numba.njit
+@njit
 def _even_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_y, div_z, use_correction, sweep_z,
                 rate_x, rate_y, rates_z, dx, dy, dz, step, bg, kh, gain_x, gain_y, open_x, open_y, use_masks,
                 use_diffusion, padded, flux_x, ypad, yfaces, code, consts, vertical):
@@ -580,7 +571,7 @@ def _even_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_
     return net
 
 
-@numba.njit
+@njit
 def _odd_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_y, div_z, use_correction, sweep_z,
                rate_x, rate_y, rates_z, dx, dy, dz, step, bg, kh, gain_x, gain_y, open_x, open_y, use_masks,
                use_diffusion, padded, flux_x, ypad, yfaces, code, consts, vertical):
@@ -631,7 +622,7 @@ def _odd_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_y
     return net
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True)
 def diffuse_fields(field, out, species, kh, gain_x, gain_y, open_x, open_y, use_masks):
     """One explicit horizontal diffusion step of every plane of ``field`` ``(member*species, nz,
     ny, nx)`` into ``out``; ``kh`` is ``(member, nz)``, the gains ``dt/dx²`` and ``dt/dy²``."""
@@ -646,11 +637,11 @@ def diffuse_fields(field, out, species, kh, gain_x, gain_y, open_x, open_y, use_
         restore(previous)
 
 
-@numba.njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True)
 def fused_sweeps(field, out, u, v, w, div_x, div_y, div_z, use_correction, sweep_z, even, dt, rate_x, rate_y,
                  rates_z, dx, dy, dz, background, species, code, kh, gain_x, gain_y, open_x, open_y, use_masks,
                  use_diffusion, blocks, planes, padded_rows, face_rows, y_planes, y_faces, outflow, vertical,
-                 conductance, deposition, use_deposition, rings):
+                 conductance, deposition, depositing, rings):
     """Advance ``field`` ``(member·species, nz, ny, nx)`` by the advective sweeps and horizontal
     diffusion of one step into ``out``.
 
@@ -663,7 +654,7 @@ def fused_sweeps(field, out, u, v, w, div_x, div_y, div_z, use_correction, sweep
     (concentration · m³/s). With ``vertical`` the pass ends with forward-Euler vertical diffusion:
     ``conductance`` ``Kz/dz_c`` per member and interior face ``(member, max(nz-1, 1), ny|1, nx|1)``
     (m/s), ``deposition`` ``vd/dz`` per species and level ``(species, nz, ny|1, nx|1)`` (1/s),
-    ``rings`` scratch
+    ``depositing`` ``(species, nz)`` whether a level's rate is positive anywhere, ``rings`` scratch
     ``(tasks, 3, ny, nx)``; a task then also sweeps one halo plane on each side of its block.
     """
     ms_count, nz, ny, nx = field.shape
@@ -681,7 +672,8 @@ def fused_sweeps(field, out, u, v, w, div_x, div_y, div_z, use_correction, sweep
         previous = flush_denormals()
         m = ms // species
         halo = 1 if vertical else 0
-        explicit = (vertical, rings[task], conductance[m], deposition[ms % species], use_deposition, dz, step)
+        explicit = (vertical, rings[task], conductance[m], deposition[ms % species], depositing[ms % species], dz,
+                    step)
         args = (field, out, planes[task], u, v, w, m, ms, max(k0 - halo, 0), min(k1 + halo, nz), k0, k1, div_x, div_y, div_z, use_correction, sweep_z,
                 rate_x, rate_y, rates_z, dx, dy, dz, step, background[ms % species], kh, gain_x, gain_y, open_x,
                 open_y, use_masks, use_diffusion, padded_rows[task], face_rows[task], y_planes[task], y_faces[task],
@@ -765,7 +757,7 @@ class FusedSweeps:
     def _vertical_arguments(self, vertical, members, species, nz, tasks, ny, nx, dtype):
         if vertical is None:
             dummy = np.zeros((1, 1, 1, 1), dtype)
-            return False, dummy, dummy, False, dummy
+            return False, dummy, dummy, np.zeros((1, 1), np.bool_), dummy
         key = (id(vertical), tasks, ny, nx, np.dtype(dtype).str)
         if self._prepared is not None and self._prepared[0] == key:
             return self._prepared[2]
@@ -779,7 +771,9 @@ class FusedSweeps:
             conductance = np.zeros((members_wind, 1) + columns, dtype)
         conductance = np.ascontiguousarray(np.broadcast_to(conductance, (members_wind, conductance.shape[1]) + columns))
         deposition = np.ascontiguousarray(np.broadcast_to(deposition, (species, nz) + columns))
-        arguments = (True, conductance, deposition, use_deposition, np.empty((tasks, 3, ny, nx), dtype))
+        # Per species and level: is any rate positive (the kernel divides by 1 + dt vd/dz only there).
+        depositing = np.any(deposition > 0, axis=(2, 3)) if use_deposition else np.zeros((species, nz), np.bool_)
+        arguments = (True, conductance, deposition, depositing, np.empty((tasks, 3, ny, nx), dtype))
         # Keep ``vertical`` itself so its id stays unique while the prepared arrays are reused.
         self._prepared = (key, vertical, arguments)
         return arguments

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import numba
 
+from .jit import njit
 
-@numba.njit(parallel=True, cache=True)
+
+@njit(parallel=True, cache=True)
 def apply_operator(lam, diagonal, coupling_x, coupling_y, coupling_z, out):
     """``out = A λ`` for ``λ`` ``(nz, ny, nx)`` (float64): ``diagonal`` like ``λ``, couplings of the
     interior faces ``(nz, ny, nx-1)``, ``(nz, ny-1, nx)``, ``(nz-1, ny, nx)``."""

@@ -7,11 +7,12 @@ species each step; NumPy gathers those cells into a temporary first (``take``, t
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from .jit import njit
 
-@numba.njit(cache=True)
+
+@njit(cache=True)
 def sum_cells(fields: np.ndarray, cells: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out[f] = Σ fields[f, cells]`` in float64, for 2D ``fields`` ``(field, cell)``."""
     for f in range(fields.shape[0]):
