@@ -136,15 +136,15 @@ def _face_plane(below2, below, above, above2, velocity, rate_left, rate_right, o
 
 
 @njit(inline="always")
-def _swept(value, flux_low, flux_high, width, dt, correction):
+def _swept(value, flux_low, flux_high, inverse_width, dt, correction):
     """A cell after one sweep, :func:`engine.transport.advection.advect_axis`'s arithmetic:
-    ``value - dt * ((flux_high - flux_low) / width - correction)`` with ``correction`` the
+    ``value - dt * ((flux_high - flux_low) * inverse_width - correction)`` with ``correction`` the
     multi-dimensional term ``ref · du/dx``, or 0 (then the subtraction is exact and compiled away)."""
-    return value - dt * ((flux_high - flux_low) / width - correction)
+    return value - dt * ((flux_high - flux_low) * inverse_width - correction)
 
 
 @njit(inline="always")
-def _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_correction, dst, rows, code, zero, half,
+def _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows, code, zero, half,
                   one, two, tiny):
     ny, nx = dst.shape
     for i in range(nx):
@@ -167,10 +167,10 @@ def _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_corre
         j = f - 1
         if use_correction:
             for i in range(nx):
-                dst[j, i] = _swept(padded[j + 2, i], rows[below, i], rows[above, i], width, dt, ref[j, i] * div[j, i])
+                dst[j, i] = _swept(padded[j + 2, i], rows[below, i], rows[above, i], inverse_width, dt, ref[j, i] * div[j, i])
         else:
             for i in range(nx):
-                dst[j, i] = _swept(padded[j + 2, i], rows[below, i], rows[above, i], width, dt, zero)
+                dst[j, i] = _swept(padded[j + 2, i], rows[below, i], rows[above, i], inverse_width, dt, zero)
         if f == ny:
             for i in range(nx):
                 net += float(rows[above, i]) - float(rows[4, i])
@@ -178,7 +178,7 @@ def _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_corre
 
 
 @njit
-def _y_sweep(padded, velocity, rate, width, dt, ref, div, use_correction, dst, rows, code, consts):
+def _y_sweep(padded, velocity, rate, inverse_width, dt, ref, div, use_correction, dst, rows, code, consts):
     """The y fluxes and update of a plane padded with two ghost rows each side (face ``f`` lies
     between rows ``f + 1`` and ``f + 2`` of ``padded``), face row by face row: ``rows`` ``(5, nx)``
     keeps the last two face rows, the slopes of the two cell rows beside the face (each row's
@@ -187,18 +187,18 @@ def _y_sweep(padded, velocity, rate, width, dt, ref, div, use_correction, dst, r
     zero, half, one, two, tiny = consts
     stride = 1 if velocity.shape[0] > 1 else 0
     if code == 0:
-        return _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_correction, dst, rows, 0, zero,
+        return _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows, 0, zero,
                              half, one, two, tiny)
     if code == 1:
-        return _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_correction, dst, rows, 1, zero,
+        return _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows, 1, zero,
                              half, one, two, tiny)
     if code == 2:
-        return _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_correction, dst, rows, 2, zero,
+        return _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows, 2, zero,
                              half, one, two, tiny)
     if code == 3:
-        return _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_correction, dst, rows, 3, zero,
+        return _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows, 3, zero,
                              half, one, two, tiny)
-    return _y_sweep_loop(padded, velocity, stride, rate, width, dt, ref, div, use_correction, dst, rows, 4, zero,
+    return _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows, 4, zero,
                          half, one, two, tiny)
 
 
@@ -236,7 +236,7 @@ def _ghost_row(edge, velocity, inflow_sign, bg, out):
 
 
 @njit
-def _sweep_x(src, dst, u, rate, width, dt, bg, ref, div, use_correction, padded, flux, code, consts):
+def _sweep_x(src, dst, u, rate, inverse_width, dt, bg, ref, div, use_correction, padded, flux, code, consts):
     """x sweep of one ``(ny, nx)`` plane; returns the net outflow ``sum(F[nx] - F[0])`` over rows.
 
     Each row is copied between its ghost cells into ``padded[0]`` (``nx + 4``) so the face loop
@@ -261,10 +261,10 @@ def _sweep_x(src, dst, u, rate, width, dt, bg, ref, div, use_correction, padded,
         _x_faces(padded, slopes, u, row, rate, flux, code, zero, half, one, two, tiny)
         if use_correction:
             for i in range(nx):
-                dst[j, i] = _swept(src[j, i], flux[i], flux[i + 1], width, dt, ref[j, i] * div[j, i])
+                dst[j, i] = _swept(src[j, i], flux[i], flux[i + 1], inverse_width, dt, ref[j, i] * div[j, i])
         else:
             for i in range(nx):
-                dst[j, i] = _swept(src[j, i], flux[i], flux[i + 1], width, dt, zero)
+                dst[j, i] = _swept(src[j, i], flux[i], flux[i + 1], inverse_width, dt, zero)
         net += float(flux[nx]) - float(flux[0])
     return net
 
@@ -279,7 +279,7 @@ def _row_or_ghost(plane, index, ghost_low, ghost_high):
 
 
 @njit
-def _sweep_y(padded, dst, v, rate, width, dt, bg, ref, div, use_correction, faces, code, consts):
+def _sweep_y(padded, dst, v, rate, inverse_width, dt, bg, ref, div, use_correction, faces, code, consts):
     """y sweep of one plane held in rows ``2 .. ny+1`` of ``padded`` ``(ny+4, nx)`` into ``dst``
     ``(ny, nx)``, with ``faces`` ``(5, nx)`` scratch (:func:`_y_sweep`); returns the net outflow
     over the boundary faces. The two ghost rows on each side are filled here."""
@@ -294,7 +294,7 @@ def _sweep_y(padded, dst, v, rate, width, dt, bg, ref, div, use_correction, face
         padded[1, i] = low
         padded[ny + 2, i] = high
         padded[ny + 3, i] = high
-    return _y_sweep(padded, v, rate, width, dt, ref, div, use_correction, dst, faces, code, consts)
+    return _y_sweep(padded, v, rate, inverse_width, dt, ref, div, use_correction, dst, faces, code, consts)
 
 
 @njit
@@ -389,7 +389,7 @@ def _z_fluxes(planes_or_ghost, k_face, nz, w, rates_z, out, code, consts):
 
 
 @njit(inline="always")
-def _z_sweep_loop(below2, below, above, above2, velocity, row_stride, rate_left, rate_right, low, high, src, width,
+def _z_sweep_loop(below2, below, above, above2, velocity, row_stride, rate_left, rate_right, low, high, src, inverse_width,
                   dt, ref, div, use_correction, dst, code, zero, half, one, two, tiny):
     for j in range(dst.shape[0]):
         row = j * row_stride
@@ -398,37 +398,37 @@ def _z_sweep_loop(below2, below, above, above2, velocity, row_stride, rate_left,
                                rate_right, code, zero, half, one, two, tiny)
         if use_correction:
             for i in range(dst.shape[1]):
-                dst[j, i] = _swept(src[j, i], low[j, i], high[j, i], width, dt, ref[j, i] * div[j, i])
+                dst[j, i] = _swept(src[j, i], low[j, i], high[j, i], inverse_width, dt, ref[j, i] * div[j, i])
         else:
             for i in range(dst.shape[1]):
-                dst[j, i] = _swept(src[j, i], low[j, i], high[j, i], width, dt, zero)
+                dst[j, i] = _swept(src[j, i], low[j, i], high[j, i], inverse_width, dt, zero)
 
 
 @njit
-def _z_sweep(planes, k, nz, w, rates_z, low, high, src, width, dt, ref, div, use_correction, dst, code, consts):
+def _z_sweep(planes, k, nz, w, rates_z, low, high, src, inverse_width, dt, ref, div, use_correction, dst, code, consts):
     """The z fluxes through the face above level ``k`` (from ``planes``, levels ``k-1 .. k+2``)
     into ``high`` and the update of level ``k`` from them and ``low`` (the face below), row by
     row so each flux row is read back from the nearest cache (the same floats as the fluxes of
-    :func:`_z_fluxes`, then ``src - dt * ((high - low) / width - ref * div)`` over the plane)."""
+    :func:`_z_fluxes`, then ``src - dt * ((high - low) * inverse_width - ref * div)`` over the plane)."""
     zero, half, one, two, tiny = consts
     rate_left = rates_z[k]
     rate_right = rates_z[min(k + 1, nz - 1)]
     stride = 1 if w.shape[0] > 1 else 0
     b2, b, a, a2 = planes
     if code == 0:
-        _z_sweep_loop(b2, b, a, a2, w, stride, rate_left, rate_right, low, high, src, width, dt, ref, div,
+        _z_sweep_loop(b2, b, a, a2, w, stride, rate_left, rate_right, low, high, src, inverse_width, dt, ref, div,
                       use_correction, dst, 0, zero, half, one, two, tiny)
     elif code == 1:
-        _z_sweep_loop(b2, b, a, a2, w, stride, rate_left, rate_right, low, high, src, width, dt, ref, div,
+        _z_sweep_loop(b2, b, a, a2, w, stride, rate_left, rate_right, low, high, src, inverse_width, dt, ref, div,
                       use_correction, dst, 1, zero, half, one, two, tiny)
     elif code == 2:
-        _z_sweep_loop(b2, b, a, a2, w, stride, rate_left, rate_right, low, high, src, width, dt, ref, div,
+        _z_sweep_loop(b2, b, a, a2, w, stride, rate_left, rate_right, low, high, src, inverse_width, dt, ref, div,
                       use_correction, dst, 2, zero, half, one, two, tiny)
     elif code == 3:
-        _z_sweep_loop(b2, b, a, a2, w, stride, rate_left, rate_right, low, high, src, width, dt, ref, div,
+        _z_sweep_loop(b2, b, a, a2, w, stride, rate_left, rate_right, low, high, src, inverse_width, dt, ref, div,
                       use_correction, dst, 3, zero, half, one, two, tiny)
     else:
-        _z_sweep_loop(b2, b, a, a2, w, stride, rate_left, rate_right, low, high, src, width, dt, ref, div,
+        _z_sweep_loop(b2, b, a, a2, w, stride, rate_left, rate_right, low, high, src, inverse_width, dt, ref, div,
                       use_correction, dst, 4, zero, half, one, two, tiny)
 
 
@@ -449,9 +449,9 @@ def _xy_plane(field, ms, m, kk, target, u, v, div_x, div_y, use_correction, rate
     ck = kk if use_correction else 0
     kind = field.dtype.type
     ny = target.shape[0]
-    fx = _sweep_x(field[ms, kk], ypad[2:ny + 2], u[m, kk], rate_x, kind(dx), step, bg, field[ms, kk],
+    fx = _sweep_x(field[ms, kk], ypad[2:ny + 2], u[m, kk], rate_x, kind(1.0 / dx), step, bg, field[ms, kk],
                   div_x[cm, ck], use_correction, padded, flux_x, code, consts)
-    fy = _sweep_y(ypad, target, v[m, kk], rate_y, kind(dy), step, bg, field[ms, kk], div_y[cm, ck],
+    fy = _sweep_y(ypad, target, v[m, kk], rate_y, kind(1.0 / dy), step, bg, field[ms, kk], div_y[cm, ck],
                   use_correction, yfaces, code, consts)
     return fx * dy + fy * dx
 
@@ -559,8 +559,8 @@ def _even_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_
             _ghost_plane(scratch[(nz + 1) % _RING], w[m, nz], -1, bg, scratch[(kk + 2) % _RING])
         _z_sweep((scratch[(k + 1) % _RING], scratch[(k + 2) % _RING], scratch[(k + 3) % _RING],
                   scratch[(k + 4) % _RING]), k, nz, w[m, k + 1], rates_z, low, high, scratch[(k + 2) % _RING],
-                 kind(dz[k]), step, field[ms, k], div_z[cm, k if use_correction else 0], use_correction, work_b,
-                 code, consts)
+                 kind(1) / kind(dz[k]), step, field[ms, k], div_z[cm, k if use_correction else 0], use_correction,
+                 work_b, code, consts)
         if k == 0 and o0 <= k < o1:
             net -= dx * dy * _plane_sum(low)
         if k == nz - 1 and o0 <= k < o1:
@@ -604,16 +604,16 @@ def _odd_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_y
             _z_sweep((_row_or_ghost(field[ms], k - 1, ghost_low, ghost_high), field[ms, k],
                       _row_or_ghost(field[ms], k + 1, ghost_low, ghost_high),
                       _row_or_ghost(field[ms], k + 2, ghost_low, ghost_high)), k, nz, w[m, k + 1], rates_z, low,
-                     high, field[ms, k], kind(dz[k]), step, field[ms, k], div_z[cm, ck], use_correction, interior,
-                     code, consts)
+                     high, field[ms, k], kind(1) / kind(dz[k]), step, field[ms, k], div_z[cm, ck], use_correction,
+                     interior, code, consts)
             if k == 0 and o0 <= k < o1:
                 net -= dx * dy * _plane_sum(low)
             if k == nz - 1 and o0 <= k < o1:
                 net += dx * dy * _plane_sum(high)
             low, high = high, low
-        fy = _sweep_y(ypad, work_b, v[m, k], rate_y, kind(dy), step, bg, field[ms, k], div_y[cm, ck],
+        fy = _sweep_y(ypad, work_b, v[m, k], rate_y, kind(1.0 / dy), step, bg, field[ms, k], div_y[cm, ck],
                       use_correction, yfaces, code, consts)
-        fx = _sweep_x(work_b, work_a, u[m, k], rate_x, kind(dx), step, bg, field[ms, k], div_x[cm, ck],
+        fx = _sweep_x(work_b, work_a, u[m, k], rate_x, kind(1.0 / dx), step, bg, field[ms, k], div_x[cm, ck],
                       use_correction, padded, flux_x, code, consts)
         if o0 <= k < o1:
             net += dz[k] * (fx * dy + fy * dx)
