@@ -18,8 +18,8 @@ from .numba_fpenv import flush_denormals, restore
 
 
 @njit(parallel=True, cache=True)
-def _vertical_streamed(field, lower, inv_pivot, upper_ratio, conductance, dz, deposition, use_deposition, full, dt,
-                       out, blocks, planes):
+def _vertical_streamed(field, lower, inv_pivot, upper_ratio, conductance, inverse_dz, deposition, use_deposition,
+                       full, dt, out, blocks, planes):
     """Backward-Euler vertical diffusion with deposition, streamed level by level.
 
     Coefficient arrays are ``(member|1, species|1, nz, ny, nx)`` when ``full`` (solids make them
@@ -83,18 +83,18 @@ def _vertical_streamed(field, lower, inv_pivot, upper_ratio, conductance, dz, de
                         for i in range(nx):
                             buffer[here, r, i] = out[m, s, k, j, i] - ratio * buffer[above, r, i]
             if k + 1 < nz:  # level k+1 now has its neighbours' solutions: finish it in flux form
-                _flux_form_level(field, buffer, m, s, gm, dm, ds, k + 1, nz, j0, j1, conductance, dz, deposition,
-                                 use_deposition, full, step, out)
-        _flux_form_level(field, buffer, m, s, gm, dm, ds, 0, nz, j0, j1, conductance, dz, deposition, use_deposition,
-                         full, step, out)
+                _flux_form_level(field, buffer, m, s, gm, dm, ds, k + 1, nz, j0, j1, conductance, inverse_dz,
+                                 deposition, use_deposition, full, step, out)
+        _flux_form_level(field, buffer, m, s, gm, dm, ds, 0, nz, j0, j1, conductance, inverse_dz, deposition,
+                         use_deposition, full, step, out)
         restore(previous)
 
 
 @njit
-def _flux_form_level(field, buffer, m, s, gm, dm, ds, k, nz, j0, j1, conductance, dz, deposition, use_deposition,
-                     full, step, out):
+def _flux_form_level(field, buffer, m, s, gm, dm, ds, k, nz, j0, j1, conductance, inverse_dz, deposition,
+                     use_deposition, full, step, out):
     """The flux-form update of level ``k`` (rows ``j0 .. j1-1``) from the solution at ``k-1 .. k+1``."""
-    width = dz[k]
+    inverse_width = inverse_dz[k]
     up = min(k, nz - 2)
     down = max(k - 1, 0)
     here, above, below = k % 3, (k + 1) % 3, (k - 1) % 3
@@ -111,9 +111,9 @@ def _flux_form_level(field, buffer, m, s, gm, dm, ds, k, nz, j0, j1, conductance
                 gain_down = step * conductance[gm, 0, down, j, i]
                 loss = step * deposition[dm, ds, k, j, i]
             if k < nz - 1:
-                value = value + gain_up * (buffer[above, r, i] - x) / width
+                value = value + gain_up * (buffer[above, r, i] - x) * inverse_width
             if k > 0:
-                value = value - gain_down * (x - buffer[below, r, i]) / width
+                value = value - gain_down * (x - buffer[below, r, i]) * inverse_width
             if use_deposition:
                 value = value - loss * x
             out[m, s, k, j, i] = value
@@ -151,5 +151,6 @@ def vertical_diffusion_compiled(field, coefficients, conductance, dz, deposition
     blocks = min(threads // math.gcd(members * species, threads), ny)
     planes = np.empty((members * species * blocks, 3, -(-ny // blocks), nx), dtype=field.dtype)
     _vertical_streamed(np.ascontiguousarray(field), lower, inv_pivot, upper_ratio, conductance,
-                       np.ascontiguousarray(dz.ravel()), deposition, use_deposition, full, dt, out, blocks, planes)
+                       np.ascontiguousarray((1 / dz).ravel()), deposition, use_deposition, full, dt, out, blocks,
+                       planes)
     return out

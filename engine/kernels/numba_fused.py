@@ -144,8 +144,8 @@ def _swept(value, flux_low, flux_high, inverse_width, dt, correction):
 
 
 @njit(inline="always")
-def _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows, code, zero, half,
-                  one, two, tiny):
+def _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows, code, zero,
+                  half, one, two, tiny):
     ny, nx = dst.shape
     for i in range(nx):
         rows[2, i] = _cell_slope(padded[0, i], padded[1, i], padded[2, i], code, zero, half, one, two, tiny)
@@ -167,7 +167,8 @@ def _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, u
         j = f - 1
         if use_correction:
             for i in range(nx):
-                dst[j, i] = _swept(padded[j + 2, i], rows[below, i], rows[above, i], inverse_width, dt, ref[j, i] * div[j, i])
+                dst[j, i] = _swept(padded[j + 2, i], rows[below, i], rows[above, i], inverse_width, dt,
+                                   ref[j, i] * div[j, i])
         else:
             for i in range(nx):
                 dst[j, i] = _swept(padded[j + 2, i], rows[below, i], rows[above, i], inverse_width, dt, zero)
@@ -187,19 +188,19 @@ def _y_sweep(padded, velocity, rate, inverse_width, dt, ref, div, use_correction
     zero, half, one, two, tiny = consts
     stride = 1 if velocity.shape[0] > 1 else 0
     if code == 0:
-        return _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows, 0, zero,
-                             half, one, two, tiny)
+        return _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows,
+                             0, zero, half, one, two, tiny)
     if code == 1:
-        return _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows, 1, zero,
-                             half, one, two, tiny)
+        return _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows,
+                             1, zero, half, one, two, tiny)
     if code == 2:
-        return _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows, 2, zero,
-                             half, one, two, tiny)
+        return _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows,
+                             2, zero, half, one, two, tiny)
     if code == 3:
-        return _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows, 3, zero,
-                             half, one, two, tiny)
-    return _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows, 4, zero,
-                         half, one, two, tiny)
+        return _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows,
+                             3, zero, half, one, two, tiny)
+    return _y_sweep_loop(padded, velocity, stride, rate, inverse_width, dt, ref, div, use_correction, dst, rows, 4,
+                         zero, half, one, two, tiny)
 
 
 @njit(inline="always")
@@ -389,8 +390,8 @@ def _z_fluxes(planes_or_ghost, k_face, nz, w, rates_z, out, code, consts):
 
 
 @njit(inline="always")
-def _z_sweep_loop(below2, below, above, above2, velocity, row_stride, rate_left, rate_right, low, high, src, inverse_width,
-                  dt, ref, div, use_correction, dst, code, zero, half, one, two, tiny):
+def _z_sweep_loop(below2, below, above, above2, velocity, row_stride, rate_left, rate_right, low, high, src,
+                  inverse_width, dt, ref, div, use_correction, dst, code, zero, half, one, two, tiny):
     for j in range(dst.shape[0]):
         row = j * row_stride
         for i in range(dst.shape[1]):
@@ -457,12 +458,12 @@ def _xy_plane(field, ms, m, kk, target, u, v, div_x, div_y, use_correction, rate
 
 
 @njit(inline="always")
-def _vertical_cell(x, above, below, gain_up, gain_down, keep, width):
+def _vertical_cell(x, above, below, gain_up, gain_down, keep, inverse_width):
     """Forward-Euler vertical diffusion of one cell, then deposition implicit in time. At the top
     and the bottom level the missing neighbour is the cell itself, so its flux is ``gain · 0``
     and adds exactly nothing; without deposition ``keep`` is exactly 1. No branch is left in the
     loops, so they vectorise."""
-    return (x + gain_up * (above - x) / width - gain_down * (x - below) / width) / keep
+    return (x + gain_up * (above - x) * inverse_width - gain_down * (x - below) * inverse_width) / keep
 
 
 @njit
@@ -473,7 +474,7 @@ def _vertical_plane(ring, k, nz, conductance, deposition, depositing, dz, step, 
     level ``k`` has a positive deposition rate anywhere (else the division by 1 is left out).
     Per-column coefficients (solids) and per-level ones take separate loops, so each vectorises."""
     one = dst.dtype.type(1)
-    width = dst.dtype.type(dz[k])
+    inverse_width = one / dst.dtype.type(dz[k])
     up, down = min(k, max(nz - 2, 0)), max(k - 1, 0)
     here = ring[k % 3]
     above = ring[(k + 1) % 3] if k < nz - 1 else here
@@ -483,18 +484,19 @@ def _vertical_plane(ring, k, nz, conductance, deposition, depositing, dz, step, 
             if depositing:
                 for i in range(dst.shape[1]):
                     dst[j, i] = _vertical_cell(here[j, i], above[j, i], below[j, i], step * conductance[up, j, i],
-                                               step * conductance[down, j, i], one + step * deposition[k, j, i], width)
+                                               step * conductance[down, j, i], one + step * deposition[k, j, i],
+                                               inverse_width)
             else:
                 for i in range(dst.shape[1]):
                     dst[j, i] = _vertical_cell(here[j, i], above[j, i], below[j, i], step * conductance[up, j, i],
-                                               step * conductance[down, j, i], one, width)
+                                               step * conductance[down, j, i], one, inverse_width)
         return
     gain_up = step * conductance[up, 0, 0]
     gain_down = step * conductance[down, 0, 0]
     keep = one + step * deposition[k, 0, 0] if depositing else one
     for j in range(dst.shape[0]):
         for i in range(dst.shape[1]):
-            dst[j, i] = _vertical_cell(here[j, i], above[j, i], below[j, i], gain_up, gain_down, keep, width)
+            dst[j, i] = _vertical_cell(here[j, i], above[j, i], below[j, i], gain_up, gain_down, keep, inverse_width)
 
 
 @njit
