@@ -8,6 +8,7 @@ on the :class:`~engine.grid.Grid`; numerical functions ask their input arrays fo
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -19,6 +20,13 @@ from .errors import BackendUnavailableError
 log = logging.getLogger(__name__)
 
 BACKEND_NAMES = ("auto", "numpy", "numba", "cupy")
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on: its affinity where the OS reports one, else the machine's count."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 def _probe_cupy() -> tuple[ModuleType | None, str]:

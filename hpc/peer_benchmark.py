@@ -221,18 +221,18 @@ def time_devito(n: int, steps: int, dt: float):
     return elapsed / steps, final, devito.__version__
 
 
-def time_to_solution(n: int, steps: int, dt: float, results: list[Result], fields: dict[str, np.ndarray]) -> dict:
+def time_to_solution(n: int, steps: int, dt: float, results: list[Result], fields: dict[str, np.ndarray],
+                     exact: np.ndarray) -> dict:
     """Wall time to the same simulated time ``steps · dt`` with each solver at its own step.
 
     The per-step comparison gives every solver Devito's step, 0.8 of the unsplit update's
     limit; plumetwin's split sweeps are stable up to Courant 1 per direction, so at its own
     default (0.8 of that) it reaches the same time in fewer steps. Each solver's relative L2
-    error against :func:`analytic_blob` at that time says what accuracy the time buys. plumetwin
+    error against ``exact`` (:func:`analytic_blob` at that time) says what accuracy the time buys. plumetwin
     backends are re-run at their own step; Devito's row is its timed run (already at its own step).
     """
     end_time = steps * dt
     own_steps = max(1, math.ceil(end_time / plumetwin_own_dt() - 1e-9))
-    exact = analytic_blob(n, end_time)
     rows = []
     for result in results:
         if result.solver.startswith("plumetwin"):
@@ -253,16 +253,16 @@ def time_to_solution(n: int, steps: int, dt: float, results: list[Result], field
         # Devito's forward-Euler update is first order in time: how much smaller must its step
         # be to be as accurate as plumetwin at plumetwin's own step?
         target = min(row["l2_error_vs_exact"] for row in rows if row["solver"].startswith("plumetwin"))
-        refined = devito_to_accuracy(n, end_time, steps, target)
+        refined = devito_to_accuracy(n, end_time, steps, target, exact)
     return {"end_time_s": end_time, "own_step_fraction_of_limit": OWN_STEP_FRACTION,
             "exact": "Gaussian blob moved by the wind, each σ² grown by 2 K t (unbounded domain)",
             "solvers": rows, "devito_smaller_steps": refined}
 
 
-def devito_to_accuracy(n: int, end_time: float, steps: int, target: float, max_halvings: int = 4) -> list[dict]:
+def devito_to_accuracy(n: int, end_time: float, steps: int, target: float, exact: np.ndarray,
+                       max_halvings: int = 4) -> list[dict]:
     """Devito's run to ``end_time`` with its step halved, up to ``max_halvings`` times, until its
-    relative L2 error against the exact solution is at most ``target``; a row per run."""
-    exact = analytic_blob(n, end_time)
+    relative L2 error against ``exact`` (the exact solution then) is at most ``target``; a row per run."""
     rows = []
     for halvings in range(1, max_halvings + 1):
         count = steps * 2**halvings
@@ -316,7 +316,8 @@ def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) 
             results.append(Result("devito-minmod", seconds, cells / seconds / 1e6))
         except ImportError:
             print("  devito: skipped (pip install 'plumetwin[peers]')", file=sys.stderr)
-    to_solution = time_to_solution(n, steps, dt, results, fields)
+    exact = analytic_blob(n, steps * dt)
+    to_solution = time_to_solution(n, steps, dt, results, fields, exact)
     batching = None
     if "numba" in fields and n % 2 == 0:
         # The same number of cells as 8 members of half the size: batching must cost nothing per cell.
@@ -342,7 +343,6 @@ def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) 
           f"{roofline:,.0f} MLUPS at {BYTES_PER_CELL} B/cell")
     devito_mlups = next((r.mlups for r in results if r.solver == "devito-minmod"), None)
     reference = fields["numpy"]
-    exact = analytic_blob(n, steps * dt)
     for result in results:
         if result.solver != "plumetwin-cupy":
             result.roofline_fraction = result.mlups / roofline

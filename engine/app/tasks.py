@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..output.render_worker import RenderWorker, usable_cpus
+from ..backend import usable_cpus
+from ..output.render_worker import RenderWorker
 from .build import build
 from .validate import to_run_config
 

@@ -29,14 +29,6 @@ from .scene import Scene
 log = logging.getLogger(__name__)
 
 
-def usable_cpus() -> int:
-    """CPUs this process may run on (its affinity where the OS reports it)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS and Windows have no affinity call
-        return os.cpu_count() or 1
-
-
 def _render(scene: Scene, png_path: str | Path) -> str:
     from .render import render_scene  # noqa: PLC0415 - VTK loads only to render
 

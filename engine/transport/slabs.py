@@ -23,6 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..backend import usable_cpus
+
 #: Fields smaller than this (cells × members × species) are not split: the pool's overhead and
 #: tiny slabs would cost more than they save. (The park's 4-species field, 0.7 M cells, steps
 #: 1.27 times faster split on 2 cores.)
@@ -42,7 +44,7 @@ def _workers() -> int:
             return max(1, int(configured))
         except ValueError:
             raise ValueError(f"PLUMETWIN_NUM_THREADS={configured!r}: give a whole number of threads") from None
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+    return usable_cpus()
 
 
 def pool() -> ThreadPoolExecutor:
