@@ -23,3 +23,61 @@ def test_a_zero_divisor_gives_what_numpy_gives():
         expected = numerators / denominators
     got = _divide(numerators, denominators, np.empty(4, np.float32))
     np.testing.assert_array_equal(got, expected)  # inf, -inf, nan, 1.5
+
+
+# --- vector width -----------------------------------------------------------------------------
+
+from engine.kernels.jit import VECTOR_BITS_VARIABLE, wide_vector_features  # noqa: E402
+
+_ICE_LAKE_AND_LATER = {"avx512f": True, "avx512vbmi2": True, "avx512bitalg": True}
+_SKYLAKE_SP = {"avx512f": True, "avx512vbmi2": False, "avx512bitalg": False}
+_AVX2_ONLY = {"avx2": True, "avx512f": False}
+
+
+@pytest.mark.parametrize(("setting", "host", "wide"), [
+    ("auto", _ICE_LAKE_AND_LATER, True),
+    ("auto", _SKYLAKE_SP, False),  # slows its clock for 512-bit arithmetic: LLVM's tuning stays
+    ("auto", _AVX2_ONLY, False),
+    ("512", _SKYLAKE_SP, True),
+    ("512", _AVX2_ONLY, False),  # no AVX-512 to turn on
+    ("256", _ICE_LAKE_AND_LATER, False),
+])
+def test_wide_vectors_only_where_the_setting_and_the_processor_allow(setting, host, wide):
+    features = wide_vector_features(setting, host, "+avx2,+avx512f")
+    if wide:
+        assert features == "+avx2,+avx512f,-prefer-256-bit"  # the host's features, one tuning flag off
+    else:
+        assert features is None
+
+
+def test_a_wrong_vector_setting_names_the_variable_and_the_choices():
+    with pytest.raises(ValueError, match=f"{VECTOR_BITS_VARIABLE}='1024': use auto, 512 or 256"):
+        wide_vector_features("1024", _ICE_LAKE_AND_LATER, "")
+
+
+def test_the_setting_reaches_the_compiled_code():
+    """In a fresh interpreter, ``PLUMETWIN_VECTOR_BITS=256`` keeps 512-bit registers out of a
+    kernel's machine code and ``512`` (on an AVX-512 host) puts them in."""
+    import os
+    import subprocess
+    import sys
+
+    import llvmlite.binding as llvm
+
+    program = (
+        "import numpy as np, engine.kernels\n"
+        "from engine.kernels.jit import njit\n"
+        "@njit\n"
+        "def scale(x, out):\n"
+        "    for i in range(x.shape[0]):\n"
+        "        out[i] = x[i] * x[i] + x[i]\n"
+        "x = np.ones(1024, np.float32); scale(x, np.empty_like(x))\n"
+        "print('zmm' in next(iter(scale.inspect_asm().values())))\n"
+    )
+    has_avx512 = bool(dict(llvm.get_host_cpu_features()).get("avx512f"))
+    for setting, expected in (("256", False), ("512", has_avx512)):
+        environment = {key: value for key, value in os.environ.items() if not key.startswith("NUMBA_CPU")}
+        environment[VECTOR_BITS_VARIABLE] = setting
+        result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, env=environment,
+                                check=True)
+        assert result.stdout.strip() == str(expected), (setting, result.stdout, result.stderr)

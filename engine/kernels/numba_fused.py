@@ -247,14 +247,18 @@ def _y_fluxes(padded, f, rows, below, above, coefficients, direction):
 
 @njit
 def _y_sweep(padded, velocity, rate, inverse_width, dt, ref, div, use_correction, dst, rows, coefficients, code,
-             consts):
+             consts, in_place):
     """The y fluxes and update of a plane padded with two ghost rows each side (face ``f`` lies
     between rows ``f + 1`` and ``f + 2`` of ``padded``), face row by face row: ``rows`` ``(5, nx)``
     keeps the last two face rows, the slopes of the two cell rows beside the face (each row's
     slope is computed once) and the first face row, so no plane of fluxes is stored;
     ``coefficients`` ``(4, nx + 1)`` receives the wind's factors (:func:`_face_coefficients`, once
     per plane when the wind has one row per level). Returns the net outflow over the boundary
-    faces."""
+    faces.
+
+    With ``in_place`` the swept rows replace the input rows in ``padded`` (``dst`` is not used):
+    row ``j`` is last read by face row ``j + 1``, so it is written one face row behind, and the
+    plane needs no second buffer (one plane less for the core's cache to hold)."""
     zero, half, one, two, tiny = consts
     ny, nx = dst.shape
     stride = 1 if velocity.shape[0] > 1 else 0
@@ -273,7 +277,16 @@ def _y_sweep(padded, velocity, rate, inverse_width, dt, ref, div, use_correction
                 rows[4, i] = rows[above, i]
             continue
         j = f - 1
-        if use_correction:
+        # Separate loops for writing in place: a store through another array view of the same
+        # row would fail LLVM's overlap test and run scalar.
+        if in_place and use_correction:
+            for i in range(nx):
+                padded[j + 2, i] = _swept(padded[j + 2, i], rows[below, i], rows[above, i], inverse_width, dt,
+                                          ref[j, i] * div[j, i])
+        elif in_place:
+            for i in range(nx):
+                padded[j + 2, i] = _swept(padded[j + 2, i], rows[below, i], rows[above, i], inverse_width, dt, zero)
+        elif use_correction:
             for i in range(nx):
                 dst[j, i] = _swept(padded[j + 2, i], rows[below, i], rows[above, i], inverse_width, dt,
                                    ref[j, i] * div[j, i])
@@ -390,10 +403,12 @@ def _row_or_ghost(plane, index, ghost_low, ghost_high):
 
 
 @njit
-def _sweep_y(padded, dst, v, rate, inverse_width, dt, bg, ref, div, use_correction, faces, coefficients, code, consts):
+def _sweep_y(padded, dst, v, rate, inverse_width, dt, bg, ref, div, use_correction, faces, coefficients, code, consts,
+             in_place):
     """y sweep of one plane held in rows ``2 .. ny+1`` of ``padded`` ``(ny+4, nx)`` into ``dst``
     ``(ny, nx)``, with ``faces`` ``(5, nx)`` and ``coefficients`` ``(4, nx + 1)`` scratch
-    (:func:`_y_sweep`); returns the net outflow over the boundary faces. The two ghost rows on each side are filled here."""
+    (:func:`_y_sweep`; ``in_place``: into ``padded``'s rows ``2 .. ny+1`` instead of ``dst``); returns the
+    net outflow over the boundary faces. The two ghost rows on each side are filled here."""
     ny = dst.shape[0]
     nx = dst.shape[1]
     zero = padded.dtype.type(0)
@@ -406,7 +421,7 @@ def _sweep_y(padded, dst, v, rate, inverse_width, dt, bg, ref, div, use_correcti
         padded[ny + 2, i] = high
         padded[ny + 3, i] = high
     return _y_sweep(padded, v, rate, inverse_width, dt, ref, div, use_correction, dst, faces, coefficients, code,
-                    consts)
+                    consts, in_place)
 
 
 @njit
@@ -581,8 +596,9 @@ def _plane_sum(plane):
 
 @njit
 def _xy_plane(field, ms, m, kk, target, u, v, div_x, div_y, use_correction, rate_x, rate_y, dx, dy, step,
-              bg, padded, flux_x, ypad, yfaces, code, consts):
-    """x then y sweep of input plane ``kk`` into ``target``; returns the x and y outflow (c·m²)."""
+              bg, padded, flux_x, ypad, yfaces, code, consts, in_place):
+    """x then y sweep of input plane ``kk`` into ``target`` (``in_place``: into ``ypad``'s rows
+    ``2 .. ny+1``); returns the x and y outflow (c·m²)."""
     cm = m if use_correction else 0
     ck = kk if use_correction else 0
     kind = field.dtype.type
@@ -590,7 +606,7 @@ def _xy_plane(field, ms, m, kk, target, u, v, div_x, div_y, use_correction, rate
     fx = _sweep_x(field[ms, kk], ypad[2:ny + 2], u[m, kk], rate_x, kind(1.0 / dx), step, bg, field[ms, kk],
                   div_x[cm, ck], use_correction, padded, flux_x[0], flux_x[1:], code, consts)
     fy = _sweep_y(ypad, target, v[m, kk], rate_y, kind(1.0 / dy), step, bg, field[ms, kk], div_y[cm, ck],
-                  use_correction, yfaces, flux_x[1:], code, consts)
+                  use_correction, yfaces, flux_x[1:], code, consts, in_place)
     return fx * dy + fy * dx
 
 
@@ -662,21 +678,22 @@ def _even_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_
     nz = field.shape[1]
     kind = field.dtype.type
     work_b, low, high = scratch[6], scratch[7], scratch[8]
+    ny = work_b.shape[0]
     mask_k = 1 if use_masks else 0
     net = 0.0
     if not sweep_z:
         for k in range(ks, ke):
             net_k = _xy_plane(field, ms, m, k, work_b, u, v, div_x, div_y, use_correction, rate_x, rate_y, dx, dy,
-                              step, bg, padded, flux_x, ypad, yfaces, code, consts)
+                              step, bg, padded, flux_x, ypad, yfaces, code, consts, True)
             if o0 <= k < o1:
                 net += dz[k] * net_k
-            _finish(work_b, k, ms, m, o0, o1, nz, out, kh, gain_x, gain_y, open_x[k * mask_k], open_y[k * mask_k],
-                    use_masks, use_diffusion, vertical)
+            _finish(ypad[2:ny + 2], k, ms, m, o0, o1, nz, out, kh, gain_x, gain_y, open_x[k * mask_k],
+                    open_y[k * mask_k], use_masks, use_diffusion, vertical)
         return net
     # Ring slot of swept plane kk (kk = -2 .. nz+1, ghosts beyond the ends) is (kk + 2) % 5.
     for kk in range(max(ks - 2, 0), min(ks + 2, nz)):
         net_kk = _xy_plane(field, ms, m, kk, scratch[(kk + 2) % _RING], u, v, div_x, div_y, use_correction,
-                           rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ypad, yfaces, code, consts)
+                           rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ypad, yfaces, code, consts, False)
         if o0 <= kk < o1:
             net += dz[kk] * net_kk
     for kk in range(ks - 2, ks + 2):
@@ -691,7 +708,7 @@ def _even_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_
         kk = k + 2
         if kk < nz:
             net_kk = _xy_plane(field, ms, m, kk, scratch[(kk + 2) % _RING], u, v, div_x, div_y, use_correction,
-                               rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ypad, yfaces, code, consts)
+                               rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ypad, yfaces, code, consts, False)
             if o0 <= kk < o1:
                 net += dz[kk] * net_kk
         else:
@@ -751,8 +768,8 @@ def _odd_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_y
                 net += dx * dy * _plane_sum(high)
             low, high = high, low
         fy = _sweep_y(ypad, work_b, v[m, k], rate_y, kind(1.0 / dy), step, bg, field[ms, k], div_y[cm, ck],
-                      use_correction, yfaces, flux_x[1:], code, consts)
-        fx = _sweep_x(work_b, work_a, u[m, k], rate_x, kind(1.0 / dx), step, bg, field[ms, k], div_x[cm, ck],
+                      use_correction, yfaces, flux_x[1:], code, consts, True)
+        fx = _sweep_x(interior, work_a, u[m, k], rate_x, kind(1.0 / dx), step, bg, field[ms, k], div_x[cm, ck],
                       use_correction, padded, flux_x[0], flux_x[1:], code, consts)
         if o0 <= k < o1:
             net += dz[k] * (fx * dy + fy * dx)
