@@ -33,6 +33,7 @@ import numpy as np
 
 from .jit import njit
 from .numba_fpenv import flush_denormals, restore
+from .numba_prefetch import prefetch_row
 
 _RING = 5  # swept planes k-2 .. k+2 held while the z sweep runs behind
 
@@ -354,13 +355,17 @@ def _ghost_row(edge, velocity, inflow_sign, bg, out):
 
 @njit
 def _sweep_x(src, dst, u, rate, inverse_width, dt, bg, ref, div, use_correction, padded, flux, coefficients, code,
-             consts):
+             consts, ahead_in, ahead_out):
     """x sweep of one ``(ny, nx)`` plane; returns the net outflow ``sum(F[nx] - F[0])`` over rows.
 
     Each row is copied between its ghost cells into ``padded[0]`` (``nx + 4``) so the face loop
     reads its neighbours at fixed offsets with no boundary tests; ``padded[1]`` holds the slopes
     and ``coefficients`` ``(4, nx + 1)`` the wind's factors (:func:`_face_coefficients`), computed
     once per plane when the wind has one row per level.
+
+    Row ``j`` of the planes ``ahead_in`` (read next) and ``ahead_out`` (written next) is
+    prefetched with row ``j`` (:mod:`engine.kernels.numba_prefetch`), so the next plane's trip to
+    main memory overlaps this plane's arithmetic.
     """
     zero, half, one, two, tiny = consts
     ny, nx = src.shape
@@ -371,6 +376,8 @@ def _sweep_x(src, dst, u, rate, inverse_width, dt, bg, ref, div, use_correction,
     direction = 0
     for j in range(ny):
         row = j * row_stride
+        prefetch_row(ahead_in, j, False)
+        prefetch_row(ahead_out, j, True)
         if j == 0 or row_stride:
             direction = _face_coefficients(u, row, rate, rate, coefficients, half, one)
         low = bg if u[row, 0] > zero else src[j, 0]
@@ -596,15 +603,18 @@ def _plane_sum(plane):
 
 @njit
 def _xy_plane(field, ms, m, kk, target, u, v, div_x, div_y, use_correction, rate_x, rate_y, dx, dy, step,
-              bg, padded, flux_x, ypad, yfaces, code, consts, in_place):
+              bg, padded, flux_x, ypad, yfaces, code, consts, in_place, out, out_offset):
     """x then y sweep of input plane ``kk`` into ``target`` (``in_place``: into ``ypad``'s rows
-    ``2 .. ny+1``); returns the x and y outflow (c·m²)."""
+    ``2 .. ny+1``); returns the x and y outflow (c·m²). Input plane ``kk + 1`` and output plane
+    ``kk + out_offset`` (the one the caller writes next) are prefetched meanwhile."""
     cm = m if use_correction else 0
     ck = kk if use_correction else 0
     kind = field.dtype.type
     ny = target.shape[0]
     fx = _sweep_x(field[ms, kk], ypad[2:ny + 2], u[m, kk], rate_x, kind(1.0 / dx), step, bg, field[ms, kk],
-                  div_x[cm, ck], use_correction, padded, flux_x[0], flux_x[1:], code, consts)
+                  div_x[cm, ck], use_correction, padded, flux_x[0], flux_x[1:], code, consts,
+                  field[ms, min(kk + 1, field.shape[1] - 1)],
+                  out[ms, min(max(kk + out_offset, 0), field.shape[1] - 1)])
     fy = _sweep_y(ypad, target, v[m, kk], rate_y, kind(1.0 / dy), step, bg, field[ms, kk], div_y[cm, ck],
                   use_correction, yfaces, flux_x[1:], code, consts, in_place)
     return fx * dy + fy * dx
@@ -684,7 +694,7 @@ def _even_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_
     if not sweep_z:
         for k in range(ks, ke):
             net_k = _xy_plane(field, ms, m, k, work_b, u, v, div_x, div_y, use_correction, rate_x, rate_y, dx, dy,
-                              step, bg, padded, flux_x, ypad, yfaces, code, consts, True)
+                              step, bg, padded, flux_x, ypad, yfaces, code, consts, True, out, 1)
             if o0 <= k < o1:
                 net += dz[k] * net_k
             _finish(ypad[2:ny + 2], k, ms, m, o0, o1, nz, out, kh, gain_x, gain_y, open_x[k * mask_k],
@@ -693,7 +703,8 @@ def _even_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_
     # Ring slot of swept plane kk (kk = -2 .. nz+1, ghosts beyond the ends) is (kk + 2) % 5.
     for kk in range(max(ks - 2, 0), min(ks + 2, nz)):
         net_kk = _xy_plane(field, ms, m, kk, scratch[(kk + 2) % _RING], u, v, div_x, div_y, use_correction,
-                           rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ypad, yfaces, code, consts, False)
+                           rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ypad, yfaces, code, consts, False, out,
+                           -1)
         if o0 <= kk < o1:
             net += dz[kk] * net_kk
     for kk in range(ks - 2, ks + 2):
@@ -708,7 +719,8 @@ def _even_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_
         kk = k + 2
         if kk < nz:
             net_kk = _xy_plane(field, ms, m, kk, scratch[(kk + 2) % _RING], u, v, div_x, div_y, use_correction,
-                               rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ypad, yfaces, code, consts, False)
+                               rate_x, rate_y, dx, dy, step, bg, padded, flux_x, ypad, yfaces, code, consts, False, out,
+                           -1)
             if o0 <= kk < o1:
                 net += dz[kk] * net_kk
         else:
@@ -770,7 +782,8 @@ def _odd_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_y
         fy = _sweep_y(ypad, work_b, v[m, k], rate_y, kind(1.0 / dy), step, bg, field[ms, k], div_y[cm, ck],
                       use_correction, yfaces, flux_x[1:], code, consts, True)
         fx = _sweep_x(interior, work_a, u[m, k], rate_x, kind(1.0 / dx), step, bg, field[ms, k], div_x[cm, ck],
-                      use_correction, padded, flux_x[0], flux_x[1:], code, consts)
+                      use_correction, padded, flux_x[0], flux_x[1:], code, consts,
+                      field[ms, min(k + (3 if sweep_z else 1), nz - 1)], out[ms, k])
         if o0 <= k < o1:
             net += dz[k] * (fx * dy + fy * dx)
         _finish(work_a, k, ms, m, o0, o1, nz, out, kh, gain_x, gain_y, open_x[k * mask_k], open_y[k * mask_k],
