@@ -78,7 +78,12 @@ class NaNGuard:
 
     def _remember(self, sim) -> None:
         model = sim.model
-        self._last_good = (model.time, model.iteration, model.grid.backend.to_host(model.state))
+        host = model.grid.backend.to_host(model.state)
+        if host is model.state or np.shares_memory(host, model.state):
+            # On the CPU that is the state itself, whose memory later steps reuse (the Numba step
+            # writes each new state into the one before last): keep a copy.
+            host = host.copy()
+        self._last_good = (model.time, model.iteration, host)
 
     def __call__(self, sim) -> None:
         model = sim.model

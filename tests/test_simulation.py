@@ -92,3 +92,38 @@ def test_emission_profile_is_integrated_exactly():
     emitted = source.emitted(0.0, 10000.0)["T"]
     assert emitted == pytest.approx(2.0 * (1800 * 1.0 + 3600 * 0.5))
     assert source.emitted(3000.0, 4200.0)["T"] == pytest.approx(2.0 * (600 + 600 * 0.5))
+
+
+class StateRecorder:
+    """A copy of the state after every step, by iteration."""
+
+    schedule = IterationInterval(1)
+
+    def __init__(self):
+        self.states = {}
+
+    def __call__(self, sim):
+        self.states[sim.model.iteration] = np.array(sim.model.grid.backend.to_host(sim.model.state))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_the_saved_last_good_state_is_the_state_of_its_time(tmp_path, backend):
+    """The guard checks every 4th step; the Numba step writes each new state into the memory of the
+    one before last, so a guard keeping a reference instead of a copy would save a later state."""
+    if backend == "numba":
+        pytest.importorskip("numba")
+    grid = Grid(20, 12, 10.0, 10.0, np.arange(0, 90, 10.0), backend=backend)
+    wind = Wind.from_profiles(grid, [WindProfile(3.0, 270.0)])
+    source = PointSource("s", {"T": 1.0}, x=30, y=60, height=20)
+    model = DispersionModel(grid, wind, Diffusivity.constant(grid, 1.0, 1.0), [Species("T")], [source])
+    recorder = StateRecorder()
+    dump = tmp_path / "last_good.h5"
+    guard = NaNGuard(IterationInterval(4), dump_path=dump)
+    sim = Simulation(model, 100.0, callbacks={"record": recorder, "poison": Poison(), "nan": guard})
+    with pytest.raises(NumericalInstabilityError):
+        sim.run()
+    with h5py.File(dump) as f:
+        iteration = int(f.attrs["iteration"])
+        saved = f["state"][...]
+    assert iteration % 4 == 0 and iteration + 4 <= model.iteration  # checked steps went by since
+    np.testing.assert_array_equal(saved, recorder.states[iteration])
