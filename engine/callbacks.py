@@ -79,7 +79,7 @@ class NaNGuard:
     def _remember(self, sim) -> None:
         model = sim.model
         host = model.grid.backend.to_host(model.state)
-        if host is model.state or np.shares_memory(host, model.state):
+        if isinstance(model.state, np.ndarray) and np.shares_memory(host, model.state):
             # On the CPU that is the state itself, whose memory later steps reuse (the Numba step
             # writes each new state into the one before last): keep a copy.
             host = host.copy()

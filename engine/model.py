@@ -153,7 +153,10 @@ class DispersionModel:
     def state_dict(self) -> dict[str, np.ndarray | float | int]:
         """Everything needed to resume: host copies of the state and budget, time and iteration."""
         to_host = self.grid.backend.to_host
-        snapshot = {"state": to_host(self.state), "time": self.time, "iteration": self.iteration,
+        state = to_host(self.state)
+        if isinstance(self.state, np.ndarray) and np.shares_memory(state, self.state):  # CPU: steps reuse it
+            state = state.copy()
+        snapshot = {"state": state, "time": self.time, "iteration": self.iteration,
                     "emitted": self._emitted.copy()}
         snapshot.update({f"budget_{k}": to_host(v) for k, v in self._budget_device.items()})
         return snapshot
