@@ -2,6 +2,8 @@
 buildings, the divergence correction, stretched levels, deposition and both vertical schemes; so
 does the compiled (Numba) step."""
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -73,3 +75,74 @@ def test_numba_equals_the_reference_to_the_bit_with_buildings_and_deposition(dt)
         reference.step(dt)
         compiled.step(dt)
     assert np.array_equal(np.asarray(compiled.state), np.asarray(reference.state))
+
+
+def test_a_chain_of_operators_in_slabs_equals_them_one_after_the_other(monkeypatch):
+    """``in_slabs(..., then=...)`` takes each slab through every operator while it is in cache; the
+    result and the joined boundary fluxes are those of the operators applied in turn."""
+    from engine.transport.advection import advect_axis
+    from engine.transport.diffusion import diffuse_horizontal
+
+    monkeypatch.setattr(slabs, "SLAB_CELLS", 500)
+    rng = np.random.default_rng(5)
+    field = rng.uniform(0.0, 1.0, (2, 1, 9, 10, 11)).astype(np.float32)
+    u = rng.uniform(0.5, 2.0, (2, 1, 9, 10, 12)).astype(np.float32)
+    v = rng.uniform(-2.0, 2.0, (2, 1, 9, 11, 11)).astype(np.float32)
+    kh = np.full((2, 1, 9, 1, 1), 3.0, dtype=np.float32)
+    sweep_x = (None, u, 4, 1.5, 10.0, 0.0, "mc")
+    sweep_y = (None, v, 3, 1.5, 10.0, 0.0, "mc")
+    expected, fluxes_x = advect_axis(field, *sweep_x, direction=1)
+    expected, fluxes_y = advect_axis(expected, *sweep_y)
+    expected = diffuse_horizontal(expected, kh, 1.5, 10.0, 10.0)
+    out = np.empty_like(field)
+    then = [(advect_axis, sweep_y, {}, 2), (diffuse_horizontal, (kh, 1.5, 10.0, 10.0), {}, 0)]
+    got, fluxes = slabs.in_slabs(advect_axis, field, -3, sweep_x, {"direction": 1}, contextlib.nullcontext,
+                                 joined_outputs=4, out=out, then=then)
+    assert len(slabs.slab_ranges(9, 10 * 11 * 2)) > 1
+    assert got is out and np.array_equal(got, expected)
+    for joined, whole in zip(fluxes, (*fluxes_x, *fluxes_y)):
+        assert np.array_equal(joined, whole)
+
+
+def test_the_explicit_vertical_step_level_by_level_equals_the_whole_array_form():
+    """The host streams the forward-Euler vertical update level by level; a GPU takes it in
+    whole-array operations. Both are the flux form of the implicit solver's update, to the bit."""
+    from engine.transport.diffusion import _explicit_vertical_arrays, add_vertical_fluxes, explicit_vertical_step
+
+    rng = np.random.default_rng(11)
+    nz = 8
+    field = rng.uniform(0.0, 1.0, (2, 3, nz, 5, 6)).astype(np.float32)
+    dz = np.array([1.0, 1.0, 1.5, 1.5, 1.5, 2.0, 3.0, 3.0], dtype=np.float32).reshape(1, 1, nz, 1, 1)
+    conductance = rng.uniform(0.1, 0.5, (2, 1, nz - 1, 5, 6)).astype(np.float32)
+    deposition = rng.uniform(0.0, 0.01, (1, 3, nz, 5, 6)).astype(np.float32)
+    for depositing in (None, deposition):
+        expected = add_vertical_fluxes(field.copy(), field, conductance, dz, 0.7)
+        if depositing is not None:
+            expected /= 1 + 0.7 * depositing
+        assert np.array_equal(explicit_vertical_step(field, conductance, dz, depositing, 0.7), expected)
+        assert np.array_equal(_explicit_vertical_arrays(field, conductance, dz, depositing, 0.7,
+                                                        np.empty_like(field)), expected)
+        rows = np.empty((2, 3, nz, 9, 6), dtype=np.float32)[:, :, :, 2:7]  # a slab of rows of a larger field
+        assert explicit_vertical_step(field, conductance, dz, depositing, 0.7, out=rows) is rows
+        assert np.array_equal(rows, expected)
+
+
+def test_horizontal_diffusion_into_an_output_equals_the_plain_update():
+    from engine.transport.diffusion import diffuse_horizontal
+
+    rng = np.random.default_rng(13)
+    field = rng.uniform(0.0, 1.0, (1, 2, 4, 6, 7)).astype(np.float32)
+    kh = rng.uniform(1.0, 3.0, (1, 1, 4, 6, 7)).astype(np.float32)  # varying: face means along x and y
+    open_x = (rng.uniform(size=(4, 6, 6)) > 0.2).astype(np.float32)
+    open_y = (rng.uniform(size=(4, 5, 7)) > 0.2).astype(np.float32)
+    expected = field.copy()
+    flux = (field[..., 1:] - field[..., :-1]) * (0.5 * (kh[..., 1:] + kh[..., :-1])) * open_x * (0.4 / 100.0)
+    expected[..., :-1] += flux
+    expected[..., 1:] -= flux
+    flux = (field[..., 1:, :] - field[..., :-1, :]) * (0.5 * (kh[..., 1:, :] + kh[..., :-1, :])) * open_y * (0.4 / 64.0)
+    expected[..., :-1, :] += flux
+    expected[..., 1:, :] -= flux
+    assert np.array_equal(diffuse_horizontal(field, kh, 0.4, 10.0, 8.0, open_x, open_y), expected)
+    for out in (np.empty_like(field), np.empty((1, 2, 4, 6, 9), dtype=np.float32)[..., 1:8]):  # rows apart, too
+        assert diffuse_horizontal(field, kh, 0.4, 10.0, 8.0, open_x, open_y, out=out) is out
+        assert np.array_equal(out, expected)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 
 import numpy as np
@@ -11,7 +12,8 @@ from ..errors import ConfigError
 from ..grid import Grid
 from ..meteorology import Diffusivity, Wind
 from ..species import Species
-from .advection import LIMITERS, advect_axis, velocity_divergence
+from .advection import (LIMITERS, SweepCoefficients, advect_axis, compact_velocity, sweep_coefficients,
+                        velocity_divergence)
 from . import slabs
 from .diffusion import VerticalDiffusionSolver, diffuse_horizontal, explicit_vertical_step
 from .timestep import advective_limit, diffusive_limit
@@ -113,7 +115,12 @@ class Transport:
             # Every sweep is divergence-free by itself (a layered wind): the correction adds c·0.
             self._correct_divergence, self._sweep_divergences = False, None
         self._fused = self._build_fused() if self._compiled else None
+        # The reference sweeps take each component cut to the axes it varies along (a layered
+        # wind to one value per level) and keep the per-face factors derived from it per dt.
+        self._compact_wind = None
+        self._coefficients: dict[float, dict[int, SweepCoefficients]] = {}
         self._swept = None
+        self._between = None
         self._diffusion_buffer = None
         self._explicit_coefficients = None
         self._build_vertical_solver()
@@ -217,9 +224,12 @@ class Transport:
         """The first ``substeps`` horizontal diffusion substeps of ``dt`` seconds each. ``field`` is
         consumed: the compiled path ping-pongs between it and one kept buffer."""
         if self._fused is None:
+            arguments = (self.diffusivity.kh, dt, self.grid.dx, self.grid.dy, self._open_x, self._open_y)
             for _ in range(substeps):
-                field = diffuse_horizontal(field, self.diffusivity.kh, dt, self.grid.dx, self.grid.dy,
-                                           self._open_x, self._open_y)
+                if slabs.applies(field):  # level by level: the operator couples only x and y
+                    field = slabs.in_slabs(diffuse_horizontal, field, -3, arguments, {}, self._float_environment)
+                else:
+                    field = diffuse_horizontal(field, *arguments)
             return field
         spare = self._diffusion_buffer
         if spare is None or spare.shape != field.shape or spare.dtype != field.dtype:
@@ -250,30 +260,87 @@ class Transport:
         divergences = self._sweep_divergences[parity % 2] if self._correct_divergence else None
         if self._fused is not None:
             return self._fused_step(field, dt, parity, diffusion_dt)
-        for n, (axis, velocity, spacing, direction) in enumerate(self._sweeps(parity)):
-            field, fluxes = self._advect(field, reference if divergences else None, velocity, axis, dt, spacing,
-                                         divergences[n] if divergences else None, direction)
-            outflow += self._boundary_outflow(fluxes, axis, dt)
+        # The operators as (slab axis, function, arguments, keywords, boundary-flux outputs): each
+        # acts within the slabs along its axis (x and y sweeps and horizontal diffusion within
+        # levels, the z sweep within rows of columns).
+        operators = []
+        sweeps = self._sweeps(parity)
+        for n, (axis, _, spacing, direction) in enumerate(sweeps):
+            velocity = self._compact_velocity(axis)
+            arguments = (reference if divergences else None, velocity, axis, dt, spacing, self._background,
+                         self.limiter)
+            keywords = {"divergence": divergences[n] if divergences else None, "direction": direction,
+                        "coefficients": self.sweep_coefficients(axis, dt)}
+            operators.append((-2 if axis == AXIS_Z else -3, advect_axis, arguments, keywords, 2))
         if self.diffusivity.max_horizontal() > 0:
             arguments = (self.diffusivity.kh, diffusion_dt, grid.dx, grid.dy, self._open_x, self._open_y)
-            if slabs.applies(field):  # level by level: the operator couples only x and y
-                field = slabs.in_slabs(diffuse_horizontal, field, -3, arguments, {}, self._float_environment)
-            else:
-                field = diffuse_horizontal(field, *arguments)
+            operators.append((-3, diffuse_horizontal, arguments, {}, 0))
+        # Where the explicit vertical step follows, the swept field is read once more and dropped:
+        # it goes into a buffer kept from step to step (a fresh 4-byte-per-cell array would be
+        # page-faulted in, ~5 ms per step at 256³), never into memory the step returns.
+        between = None
+        if operators and slabs.applies(field) and self.explicit_vertical(dt):
+            if self._between is None or self._between.shape != field.shape or self._between.dtype != field.dtype:
+                self._between = np.empty_like(field)
+            between = self._between
+        field, fluxes = self._apply(operators, field, out=between)
+        for n, (axis, *_) in enumerate(sweeps):
+            outflow += self._boundary_outflow(fluxes[2 * n:2 * n + 2], axis, dt)
         if field is reference:
             field = field.copy()
         return self._vertical_and_decay(field, dt, outflow)
 
-    def _advect(self, field, reference, velocity, axis: int, dt: float, spacing, divergence, direction: int):
-        """One reference sweep (:func:`advect_axis`); a large host field goes slab by slab along an
-        axis the sweep does not couple (levels for x and y, rows for z), the same result to the bit."""
-        arguments = (reference, velocity, axis, dt, spacing, self._background, self.limiter)
-        keywords = {"divergence": divergence, "direction": direction}
+    #: Time steps whose sweep coefficients are kept: the adaptive step alternates between at most
+    #: two (the stable step and the shorter one landing on an output time).
+    KEPT_COEFFICIENTS = 2
+
+    def sweep_coefficients(self, axis: int, dt: float) -> SweepCoefficients:
+        """The per-face factors of the sweep along ``axis`` for steps of ``dt`` seconds
+        (:func:`engine.transport.advection.sweep_coefficients`), computed once per meteorology and
+        ``dt``: they depend only on the wind, ``dt`` and the cell widths. A layered wind's are one
+        value per level; a full 3D wind's are up to four arrays the size of its component."""
+        per_axis = self._coefficients.get(dt)
+        if per_axis is None:
+            if len(self._coefficients) >= self.KEPT_COEFFICIENTS:
+                self._coefficients.pop(next(iter(self._coefficients)))  # the oldest
+            per_axis = self._coefficients[dt] = {}
+        if axis not in per_axis:
+            n = (AXIS_X, AXIS_Y, AXIS_Z).index(axis)
+            spacing = (self.grid.dx, self.grid.dy, self._dz)[n]
+            per_axis[axis] = sweep_coefficients(self._compact_velocity(axis), axis, self.grid.shape[2 - n], dt,
+                                                spacing, self._directions[n])
+        return per_axis[axis]
+
+    def _compact_velocity(self, axis: int):
+        """The wind's component along ``axis`` cut to the axes it varies along
+        (:func:`engine.transport.advection.compact_velocity`), once per meteorology."""
+        if self._compact_wind is None:
+            self._compact_wind = tuple(compact_velocity(a) for a in (self.wind.u, self.wind.v, self.wind.w))
+        return self._compact_wind[(AXIS_X, AXIS_Y, AXIS_Z).index(axis)]
+
+    def _apply(self, operators, field, out=None):
+        """``field`` through ``operators`` (see :meth:`_step`) in turn; returns the result and the
+        boundary fluxes they output, in order. A large host field goes slab by slab, the same
+        result to the bit, and consecutive operators that act within the same slabs (the x and y
+        sweeps and horizontal diffusion: levels) take each slab one after the other while it is in
+        cache, so the field crosses main memory once for all of them instead of once each, and the
+        result goes into ``out`` when given (else, and on the whole-array path, into new memory)."""
+        fluxes = []
         if not slabs.applies(field):
-            return advect_axis(field, *arguments, **keywords)
-        split = -2 if axis == AXIS_Z else -3
-        return slabs.in_slabs(advect_axis, field, split, arguments, keywords, self._float_environment,
-                              joined_outputs=2)
+            for _, function, arguments, keywords, outputs in operators:
+                result = function(field, *arguments, **keywords)
+                field, extra = result if outputs else (result, ())
+                fluxes.extend(extra)
+            return field, fluxes
+        groups = [list(group) for _, group in itertools.groupby(operators, key=lambda operator: operator[0])]
+        for n, ((axis, function, arguments, keywords, outputs), *then) in enumerate(groups):
+            outputs += sum(operator[4] for operator in then)
+            result = slabs.in_slabs(function, field, axis, arguments, keywords, self._float_environment,
+                                    joined_outputs=outputs, then=[operator[1:] for operator in then],
+                                    out=out if n == len(groups) - 1 else None)
+            field, extra = result if outputs else (result, ())
+            fluxes.extend(extra)
+        return field, fluxes
 
     def explicit_vertical(self, dt: float) -> bool:
         """Whether this step's vertical diffusion is forward Euler (see the class notes)."""
@@ -313,8 +380,9 @@ class Transport:
             if not self.explicit_vertical(dt):
                 field = self._vertical.solve(field, dt)
             elif slabs.applies(field):  # rows of columns: the forward-Euler update couples only z
+                # One slab per thread: the update streams through its slab level by level.
                 field = slabs.in_slabs(explicit_vertical_step, field, -2, (*self._vertical.explicit_arrays(), dt), {},
-                                       self._float_environment)
+                                       self._float_environment, slab_cells=field.size)
             else:
                 field = self._vertical.explicit(field, dt)
         deposited = self._deposited(field, dt)
