@@ -51,7 +51,8 @@ def test_wide_vectors_only_where_the_setting_and_the_processor_allow(setting, ho
 
 
 def test_a_wrong_vector_setting_names_the_variable_and_the_choices():
-    with pytest.raises(ValueError, match=f"{VECTOR_BITS_VARIABLE}='1024': use auto, 512 or 256"):
+    with pytest.raises(ValueError, match=f"{VECTOR_BITS_VARIABLE} .environment variable.: '1024' is not a vector "
+                                         "width; use auto, 512 or 256"):
         wide_vector_features("1024", _ICE_LAKE_AND_LATER, "")
 
 

@@ -16,6 +16,8 @@ import os
 
 import numba
 
+from ..errors import ConfigError
+
 #: Use like ``numba.njit``: ``@njit``, ``@njit(parallel=True, cache=True)``, ``@njit(inline="always")``.
 njit = functools.partial(numba.njit, error_model="numpy")
 
@@ -39,7 +41,8 @@ def wide_vector_features(setting: str, host_features: dict[str, bool], flattened
     ``512`` wherever it has AVX-512, ``256`` never; ``flattened`` is the host's full feature string.
     """
     if setting not in ("auto", "512", "256"):
-        raise ValueError(f"{VECTOR_BITS_VARIABLE}={setting!r}: use auto, 512 or 256")
+        raise ConfigError(f"{VECTOR_BITS_VARIABLE} (environment variable)",
+                          f"{setting!r} is not a vector width; use auto, 512 or 256, or unset it")
     wanted = {"auto": _FULL_SPEED_AVX512, "512": ("avx512f",), "256": None}[setting]
     if wanted is None or not all(host_features.get(name, False) for name in wanted):
         return None

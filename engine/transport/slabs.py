@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..backend import usable_cpus
+from ..errors import ConfigError
 
 #: Fields smaller than this (cells × members × species) are not split: the pool's overhead and
 #: tiny slabs would cost more than they save. (The park's 4-species field, 0.7 M cells, steps
@@ -48,7 +49,8 @@ def _workers() -> int:
         try:
             return max(1, int(configured))
         except ValueError:
-            raise ValueError(f"PLUMETWIN_NUM_THREADS={configured!r}: give a whole number of threads") from None
+            raise ConfigError("PLUMETWIN_NUM_THREADS (environment variable)",
+                              f"{configured!r} is not a number of threads; give a whole number, or unset it") from None
     return usable_cpus()
 
 
