@@ -97,23 +97,13 @@ def _cell_slope(below, here, above, code, zero, half, one, two, tiny):
     return _slope(here - below, above - here, code, zero, half, one, two, tiny)
 
 
-@njit(inline="always")
-def _flux_from_slopes(u, left, slope_left, right, slope_right, rate_left, rate_right, zero, half, one):
-    """:func:`_flux` from the two cells' slopes (:func:`_cell_slope`), the same floats."""
-    up = max(u, zero)
-    down = min(u, zero)
-    positive = up * (left + half * (one - up * rate_left) * slope_left)
-    negative = down * (right - half * (one + down * rate_right) * slope_right)
-    return positive + negative
-
-
 #: Rows of a face-coefficient block (:func:`_face_coefficients`).
 _UP, _GAIN_UP, _DOWN, _GAIN_DOWN = 0, 1, 2, 3
 
 
 @njit(inline="always")
 def _face_coefficients(velocity, row, rate_left, rate_right, coefficients, half, one):
-    """The factors of :func:`_flux_from_slopes` that depend only on the wind, for the faces of
+    """The factors of :func:`_face_flux` that depend only on the wind, for the faces of
     velocity row ``row``: ``max(u, 0)``, ``½(1 − max(u, 0)·rate_left)``, ``min(u, 0)`` and
     ``½(1 + min(u, 0)·rate_right)`` into rows :data:`_UP` .. :data:`_GAIN_DOWN` of
     ``coefficients`` (a C-contiguous block at least as wide as the row). A horizontally uniform
@@ -146,9 +136,10 @@ def _face_coefficients(velocity, row, rate_left, rate_right, coefficients, half,
 
 @njit(inline="always")
 def _face_flux(direction, left, slope_left, right, slope_right, coefficients, f):
-    """:func:`_flux_from_slopes` with the wind's factors from :func:`_face_coefficients`, the same
-    floats; for a constant ``direction`` of +1 or -1 the half that is ``0 · finite`` is left out
-    (adding it changes no value: ``x + 0 == x``)."""
+    """:func:`_flux` through face ``f`` from the two cells' slopes (:func:`_cell_slope`; the right
+    cell's enters negated, see there) and the wind's factors from :func:`_face_coefficients`, the
+    same floats; for a constant ``direction`` of +1 or -1 the half that is ``0 · finite`` is left
+    out (adding it changes no value: ``x + 0 == x``)."""
     positive = coefficients[_UP, f] * (left + coefficients[_GAIN_UP, f] * slope_left)
     negative = coefficients[_DOWN, f] * (right - coefficients[_GAIN_DOWN, f] * slope_right)
     if direction > 0:

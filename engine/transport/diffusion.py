@@ -271,15 +271,8 @@ def explicit_vertical_step(field, conductance, dz, deposition, dt: float, out=No
 
 def _explicit_vertical_arrays(field, conductance, dz, deposition, dt: float, new):
     """:func:`explicit_vertical_step` in whole-array operations, into ``new`` (one kernel each on a GPU)."""
-    xp = array_module(field)
-    if field.shape[2] > 1:
-        inverse = 1 / dz
-        flux = (dt * conductance) * (field[:, :, 1:] - field[:, :, :-1])
-        xp.add(field[:, :, :-1], flux * inverse[:, :, :-1], out=new[:, :, :-1])
-        new[:, :, -1] = field[:, :, -1]
-        new[:, :, 1:] -= flux * inverse[:, :, 1:]
-    else:
-        new[...] = field
+    new[...] = field
+    add_vertical_fluxes(new, field, conductance, dz, dt)
     if deposition is not None:
         new /= 1 + dt * deposition
     return new

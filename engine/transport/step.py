@@ -225,11 +225,8 @@ class Transport:
         consumed: the compiled path ping-pongs between it and one kept buffer."""
         if self._fused is None:
             arguments = (self.diffusivity.kh, dt, self.grid.dx, self.grid.dy, self._open_x, self._open_y)
-            for _ in range(substeps):
-                if slabs.applies(field):  # level by level: the operator couples only x and y
-                    field = slabs.in_slabs(diffuse_horizontal, field, -3, arguments, {}, self._float_environment)
-                else:
-                    field = diffuse_horizontal(field, *arguments)
+            for _ in range(substeps):  # level by level on a large field: the operator couples only x and y
+                field, _ = self._apply([(-3, diffuse_horizontal, arguments, {}, 0)], field)
             return field
         spare = self._diffusion_buffer
         if spare is None or spare.shape != field.shape or spare.dtype != field.dtype:
