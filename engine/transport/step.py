@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import math
 
@@ -73,9 +74,19 @@ class Transport:
 
             self._flush_compiled = numba_flush.flush_subnormals_flat
             self._sum_cells = numba_sums.sum_cells
-            self._fused_module = numba_fused
             self._compiled_vertical = numba_diffusion.vertical_diffusion_compiled
-            self._background_host = np.array([s.background for s in species], dtype=dtype)
+        self._background_host = np.array([s.background for s in species], dtype=dtype)
+        #: Builds the fused sweeps + diffusion for a meteorology (None: the reference operators);
+        #: whether its ``apply`` can flush subnormals itself (``flush=True``).
+        self._fused_factory = None
+        self._fused_flushes = False
+        if self._compiled:
+            self._fused_factory = numba_fused.FusedSweeps
+        elif grid.backend.name == "cupy":
+            from ..kernels.cuda_fused import CudaFusedSweeps  # noqa: PLC0415 - optional extra
+
+            self._fused_factory = functools.partial(CudaFusedSweeps, xp=xp)
+            self._fused_flushes = True
         dz = grid.dz
         self._dz = xp.asarray(dz.reshape(1, 1, -1, 1, 1).astype(dtype))
         self._layer_volumes = xp.asarray(grid.dx * grid.dy * dz)  # float64: used in budgets only
@@ -114,7 +125,7 @@ class Transport:
                 bool(self._xp.any(term != 0)) for terms in self._sweep_divergences for term in terms):
             # Every sweep is divergence-free by itself (a layered wind): the correction adds c·0.
             self._correct_divergence, self._sweep_divergences = False, None
-        self._fused = self._build_fused() if self._compiled else None
+        self._fused = self._build_fused() if self._fused_factory is not None else None
         # The reference sweeps take each component cut to the axes it varies along (a layered
         # wind to one value per level) and keep the per-face factors derived from it per dt.
         self._compact_wind = None
@@ -150,20 +161,21 @@ class Transport:
         return orders
 
     def _build_fused(self):
-        """The compiled one-pass sweeps + horizontal diffusion (Numba backend), or None where the
-        diffusivity varies horizontally (then the NumPy reference operators run on the same arrays)."""
+        """The fused sweeps + horizontal diffusion (Numba kernels on the CPU, CUDA kernels on the
+        GPU), or None where the diffusivity varies horizontally (then the reference operators run
+        on the same arrays)."""
         kh = self.diffusivity.kh
         if kh.shape[3:] != (1, 1):
             return None
         divergences = None
         if self._correct_divergence:
             names = {AXIS_X: "x", AXIS_Y: "y", AXIS_Z: "z"}
-            divergences = [{names[axis]: np.ascontiguousarray(term[:, 0])
+            divergences = [{names[axis]: self._xp.ascontiguousarray(term[:, 0])
                             for (axis, *_), term in zip(self._sweeps(parity), self._sweep_divergences[parity])}
                            for parity in (0, 1)]
         grid = self.grid
         use_kh = self.diffusivity.max_horizontal() > 0
-        return self._fused_module.FusedSweeps(
+        return self._fused_factory(
             *(a for a in self.wind.host), divergences, self._moving[2], kh[:, 0, :, 0, 0] if use_kh else None,
             grid.dx, grid.dy, grid.dz, self._background_host, self.limiter,
             self._open_x if self._has_solids else None, self._open_y if self._has_solids else None)
@@ -230,7 +242,7 @@ class Transport:
             return field
         spare = self._diffusion_buffer
         if spare is None or spare.shape != field.shape or spare.dtype != field.dtype:
-            spare = np.empty_like(field)
+            spare = self._xp.empty_like(field)
         for _ in range(substeps):
             field, spare = self._fused.diffuse(field, dt, out=spare), field
         self._diffusion_buffer = spare
@@ -350,28 +362,36 @@ class Transport:
         return self.vertical_diffusion == "auto" and dt <= limit
 
     def _fused_step(self, field, dt: float, parity: int, diffusion_dt: float):
-        """The Numba step. Sweeps, horizontal and (where explicit) vertical diffusion in one pass
-        into a buffer this object keeps, which becomes the state while the old state's memory
+        """The fused step (Numba on the CPU: one pass; CUDA on the GPU: two or three kernels).
+        Sweeps, horizontal and (where explicit) vertical diffusion into a buffer this object keeps, which becomes the state while the old state's memory
         becomes the next buffer; with implicit vertical diffusion a second pass solves back into
         ``field``'s memory. No fresh 4-byte-per-cell array is page-faulted in any step."""
         if self._swept is None or self._swept.shape != field.shape or self._swept.dtype != field.dtype:
-            self._swept = np.empty_like(field)
+            self._swept = self._xp.empty_like(field)
         explicit = self.explicit_vertical(dt)
         if explicit and self._explicit_coefficients is None:  # once per meteorology
             self._explicit_coefficients = self._vertical.explicit_coefficients()
         coefficients = self._explicit_coefficients if explicit else None
+        options = {}
+        # On the GPU the end-of-step flush of subnormals rides in the last kernel when nothing
+        # follows it (a separate flush would be another three passes over the field).
+        flushed = (explicit and self._fused_flushes and not np.any(self._scavenging_rates > 0)
+                   and not np.any(self._decay_rates > 0))
+        if flushed:
+            options["flush"] = True
         swept, outflow = self._fused.apply(field, dt, parity, out=self._swept, vertical=coefficients,
-                                           diffusion_dt=diffusion_dt)
+                                           diffusion_dt=diffusion_dt, **options)
         if explicit:
             self._swept = field
-            return self._vertical_and_decay(swept, dt, outflow, vertical_done=True)
+            return self._vertical_and_decay(swept, dt, outflow, vertical_done=True, flushed=flushed)
         result = self._vertical.solve(swept, dt, out=field)
         if result is not field:  # nothing vertical to do: the swept field is the answer
             field[...] = result
         return self._vertical_and_decay(field, dt, outflow, vertical_done=True)
 
-    def _vertical_and_decay(self, field, dt: float, outflow, vertical_done: bool = False):
-        """Vertical diffusion with deposition, then decay; the tail of :meth:`step`."""
+    def _vertical_and_decay(self, field, dt: float, outflow, vertical_done: bool = False, flushed: bool = False):
+        """Vertical diffusion with deposition, then decay; the tail of :meth:`step` (``flushed``:
+        the field's subnormals are already flushed)."""
         xp, grid = self._xp, self.grid
         if not vertical_done:
             if not self.explicit_vertical(dt):
@@ -392,7 +412,7 @@ class Transport:
             factors = np.exp(-self._decay_rates * dt)
             decayed = self.total_mass(field) * xp.asarray(1 - factors)[None, :]
             field *= xp.asarray(factors.astype(grid.float_type)).reshape(1, -1, 1, 1, 1)
-        if not self._arithmetic_flushes:
+        if not (self._arithmetic_flushes or flushed):
             self._flush_subnormals(field)
         return field, outflow, deposited, decayed
 

@@ -1,0 +1,465 @@
+// Fused transport kernels for the GPU: the advective sweeps, horizontal diffusion and explicit
+// vertical diffusion of engine.transport.step.Transport, with the same arithmetic, in the same
+// order, as the NumPy reference and the Numba kernels (engine/kernels/numba_fused.py).
+//
+// Compiled by NVRTC through CuPy (engine/kernels/cuda_fused.py) with
+//   -DREAL=float|double     the working precision
+//   -DLIMITER=0..4          upwind, minmod, mc, superbee, vanleer (numba_fused.LIMITER_CODES)
+//   -DREAL_TINY=<literal>   the smallest normal number of REAL (van Leer's guard)
+//   --fmad=false            no contraction of a*b+c into one rounding: the reference rounds twice
+// and by the host C++ compiler for verification on machines without a GPU
+// (engine/kernels/cuda_host.py): every thread here is independent — no shared memory, no
+// barrier, no warp intrinsic — so running the threads one after another is the same computation.
+//
+// Layouts (C order): a field is (fields = member*species, nz, ny, nx); u (members, nz, ny|1, nx+1),
+// v (members, nz, ny+1|1, nx), w (members, nz+1, ny|1, nx), where one row per level (a
+// horizontally uniform, "layered" wind) is flagged by *_full = 0.
+//
+// Each kernel marches one thread along one axis, keeping the cells it needs again in registers,
+// so every cell of the input is read from memory once per pass and every intermediate value is
+// computed once:
+//   sweep_xy  thread per (field, level, column), along y: the x sweep of each row, then the y sweep
+//   sweep_yx  thread per (field, level, column), along y: the y sweep of the 5 columns around it,
+//             then the x sweep of its cell
+//   sweep_z   thread per (field, row, column), along z
+//   diffuse   thread per (field, row, column), along z: horizontal diffusion of each level, then
+//             forward-Euler vertical diffusion with implicit deposition of the level below it
+// Boundary outflow (concentration * m^3 per unit time) goes into one float64 partial per thread,
+// summed afterwards: no atomics, so the sums are deterministic.
+
+#ifndef REAL
+#define REAL float
+#endif
+#ifndef LIMITER
+#define LIMITER 1
+#endif
+#ifndef REAL_TINY
+#define REAL_TINY 0x1p-126
+#endif
+
+typedef REAL real;
+typedef long long index_t;
+
+#define ZERO ((real)0)
+#define HALF ((real)0.5)
+#define ONE ((real)1)
+#define TWO ((real)2)
+
+__device__ __forceinline__ real rmin(real a, real b) { return a < b ? a : b; }
+__device__ __forceinline__ real rmax(real a, real b) { return a > b ? a : b; }
+__device__ __forceinline__ real rsign(real b) { return b > ZERO ? ONE : (b < ZERO ? -ONE : ZERO); }
+__device__ __forceinline__ real rabs(real a) { return a < ZERO ? -a : a; }
+
+// phi(a/b) * b of engine.transport.advection.limited_slope, branch-free for a constant LIMITER.
+__device__ __forceinline__ real slope(real a, real b)
+{
+#if LIMITER == 0
+    return ZERO;
+#elif LIMITER == 1
+    return rmax(rmin(a, b), ZERO) + rmin(rmax(a, b), ZERO);
+#elif LIMITER == 2
+    real twice_a = TWO * a;
+    real twice_b = TWO * b;
+    real mean = HALF * (a + b);
+    return rmax(rmin(rmin(twice_a, twice_b), mean), ZERO) + rmin(rmax(rmax(twice_a, twice_b), mean), ZERO);
+#elif LIMITER == 3
+    real sign = rsign(b);
+    real sa = a * sign;
+    real sb = b * sign;
+    return sign * rmax(ZERO, rmax(rmin(TWO * sa, sb), rmin(sa, TWO * sb)));
+#else
+    real sign = rsign(b);
+    real sa = a * sign;
+    real sb = b * sign;
+    real num = sa * sb + rabs(sa * sb);
+    return sign * num / rmax(sa + sb, (real)(REAL_TINY));
+#endif
+}
+
+// The limited slope of a cell from its two neighbours along the sweep. Every limiter is symmetric
+// and odd in IEEE arithmetic, so the slope a face's downwind half needs is minus its right cell's.
+__device__ __forceinline__ real cell_slope(real below, real here, real above)
+{
+    return slope(here - below, above - here);
+}
+
+// Limited Lax-Wendroff flux through a face with velocity u between cells left and right, from
+// their slopes (cell_slope); rate_* = dt / width of the cell on each side.
+__device__ __forceinline__ real face_flux(real u, real left, real slope_left, real right, real slope_right,
+                                          real rate_left, real rate_right)
+{
+    real up = rmax(u, ZERO);
+    real down = rmin(u, ZERO);
+    real gain_up = HALF * (ONE - up * rate_left);
+    real gain_down = HALF * (ONE + down * rate_right);
+    return up * (left + gain_up * slope_left) + down * (right - gain_down * slope_right);
+}
+
+// A cell after one sweep; correction = c_ref * du/dx of the multi-dimensional scheme, or 0.
+__device__ __forceinline__ real swept(real value, real flux_low, real flux_high, real inverse_width, real step,
+                                      real correction)
+{
+    return value - step * ((flux_high - flux_low) * inverse_width - correction);
+}
+
+// The x sweep of the middle one of five cells c (cells i-2 .. i+2 of a row, ghosts included)
+// between faces with velocities u_low and u_high; their fluxes are returned through the pointers.
+__device__ __forceinline__ real x_update(const real* c, real u_low, real u_high, real rate, real inverse_width,
+                                         real step, real correction, real* flux_low, real* flux_high)
+{
+    real s_west = cell_slope(c[0], c[1], c[2]);
+    real s_here = cell_slope(c[1], c[2], c[3]);
+    real s_east = cell_slope(c[2], c[3], c[4]);
+    *flux_low = face_flux(u_low, c[1], s_west, c[2], s_here, rate, rate);
+    *flux_high = face_flux(u_high, c[2], s_here, c[3], s_east, rate, rate);
+    return swept(c[2], *flux_low, *flux_high, inverse_width, step, correction);
+}
+
+// What the x sweep of column i of any row of one plane needs.
+struct RowSweep {
+    const real* src;   // the plane's cells (ny, nx)
+    const real* ref;   // the plane at the start of the step, for the correction
+    const real* div;   // du/dx of the plane, for the correction
+    const real* u;     // the face velocities of the plane's first row
+    index_t u_stride;  // nx + 1 for a full wind, 0 for a layered one
+    int correct, nx, i;
+    real bg, step, rate, inverse_width;
+    double net;        // outflow through the x boundary faces of this column's rows so far
+};
+
+// Row r's cell of the column, x-swept (ghost cells: bg where the boundary face lets air in, else
+// the edge cell); the boundary faces' fluxes are added to x->net.
+__device__ __forceinline__ real row_swept(RowSweep* x, int r)
+{
+    const real* row = x->src + (index_t)r * x->nx;
+    const real* u_row = x->u + r * x->u_stride;
+    int nx = x->nx;
+    int i = x->i;
+    real low = u_row[0] > ZERO ? x->bg : row[0];
+    real high = u_row[nx] < ZERO ? x->bg : row[nx - 1];
+    real c[5];
+#pragma unroll
+    for (int d = 0; d < 5; ++d) {
+        int at = i + d - 2;
+        c[d] = at < 0 ? low : (at >= nx ? high : row[at]);
+    }
+    real correction = x->correct ? x->ref[(index_t)r * nx + i] * x->div[(index_t)r * nx + i] : ZERO;
+    real flux_low, flux_high;
+    real value = x_update(c, u_row[i], u_row[i + 1], x->rate, x->inverse_width, x->step, correction, &flux_low,
+                          &flux_high);
+    if (i == 0) x->net -= (double)flux_low;
+    if (i == nx - 1) x->net += (double)flux_high;
+    return value;
+}
+
+// One column's sweep along a marched axis: cells j-2 .. j+2 of the column, the slopes of j-1
+// and j and the flux through the face below j are kept, so each is computed once.
+struct ColumnSweep {
+    real a, b, c, d, e;           // cells j-2 .. j+2
+    real slope_below, slope_here;  // slopes of cells j-1, j
+    real flux_low;                 // flux through the face between j-1 and j
+};
+
+// Starts a column at j = 0 from its first cells (ghosts where the column is shorter than 3).
+__device__ __forceinline__ void column_start(ColumnSweep* s, real ghost_low, real c0, real c1, real c2,
+                                             real u_face0, real rate_left, real rate_right)
+{
+    s->a = ghost_low;
+    s->b = ghost_low;
+    s->c = c0;
+    s->d = c1;
+    s->e = c2;
+    s->slope_below = cell_slope(s->a, s->b, s->c);
+    s->slope_here = cell_slope(s->b, s->c, s->d);
+    s->flux_low = face_flux(u_face0, s->b, s->slope_below, s->c, s->slope_here, rate_left, rate_right);
+}
+
+// The swept value of cell j (the column's current cell) through the face above it with
+// velocity u_high; *flux_high receives that face's flux. Then the column moves on by one cell,
+// taking next (cell j+3, or a ghost) in.
+__device__ __forceinline__ real column_step(ColumnSweep* s, real u_high, real rate_left, real rate_right,
+                                            real inverse_width, real step, real correction, real next,
+                                            real* flux_high)
+{
+    real slope_above = cell_slope(s->c, s->d, s->e);
+    real high = face_flux(u_high, s->c, s->slope_here, s->d, slope_above, rate_left, rate_right);
+    real value = swept(s->c, s->flux_low, high, inverse_width, step, correction);
+    *flux_high = high;
+    s->a = s->b;
+    s->b = s->c;
+    s->c = s->d;
+    s->d = s->e;
+    s->e = next;
+    s->slope_below = s->slope_here;
+    s->slope_here = slope_above;
+    s->flux_low = high;
+    return value;
+}
+
+__device__ __forceinline__ index_t plane_offset(int field, int k, int nz, int ny, int nx)
+{
+    return ((index_t)field * nz + k) * ny * nx;
+}
+
+// Velocity row of face-row `row` (a y face index for v, a cell row for u and w) of level k.
+__device__ __forceinline__ index_t velocity_row(int member, int k, int levels, int row, int full, int rows,
+                                                int width)
+{
+    return (((index_t)member * levels + k) * (full ? rows : 1) + (full ? row : 0)) * width;
+}
+
+
+// Even steps: the x sweep then the y sweep of plane k. Thread (i, k, field); grid
+// (ceil(nx / block), nz, fields). The y sweep's ghost rows come from the x-swept edge rows, which
+// are swept first; every other row is x-swept as it enters the column, once.
+extern "C" __global__ void sweep_xy(const real* __restrict__ src, const real* __restrict__ ref,
+                                    real* __restrict__ dst, const real* __restrict__ u, int u_full,
+                                    const real* __restrict__ v, int v_full, const real* __restrict__ div_x,
+                                    const real* __restrict__ div_y, int correct,
+                                    const real* __restrict__ background, int species, int nz, int ny, int nx,
+                                    real step, real rate_x, real rate_y, real inverse_dx, real inverse_dy,
+                                    double dx, double dy, const double* __restrict__ dz,
+                                    double* __restrict__ outflow)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    int k = blockIdx.y;
+    int field = blockIdx.z;
+    if (i >= nx) return;
+    int member = field / species;
+    real bg = background[field % species];
+    index_t plane = plane_offset(field, k, nz, ny, nx);
+    index_t corrections = plane_offset(member, k, nz, ny, nx);
+    RowSweep x;
+    x.src = src + plane;
+    x.ref = ref + plane;
+    x.div = div_x + (correct ? corrections : 0);
+    x.u = u + velocity_row(member, k, nz, 0, u_full, ny, nx + 1);
+    x.u_stride = u_full ? nx + 1 : 0;
+    x.correct = correct;
+    x.nx = nx;
+    x.i = i;
+    x.bg = bg;
+    x.step = step;
+    x.rate = rate_x;
+    x.inverse_width = inverse_dx;
+    x.net = 0.0;
+    const real* v_plane = v + velocity_row(member, k, nz, 0, v_full, ny + 1, nx);
+    index_t v_stride = v_full ? nx : 0;
+    real first = row_swept(&x, 0);
+    real last = ny > 1 ? row_swept(&x, ny - 1) : first;
+    real ghost_low = v_plane[i] > ZERO ? bg : first;
+    real ghost_high = v_plane[ny * v_stride + i] < ZERO ? bg : last;
+#define X_ROW(r) ((r) >= ny ? ghost_high : ((r) == ny - 1 ? last : row_swept(&x, (r))))
+    ColumnSweep column;
+    real second = X_ROW(1);
+    real third = X_ROW(2);
+    column_start(&column, ghost_low, first, second, third, v_plane[i], rate_y, rate_y);
+    double net_y = -(double)column.flux_low;
+    for (int j = 0; j < ny; ++j) {
+        real next = X_ROW(j + 3);
+        real correction = correct ? ref[plane + (index_t)j * nx + i] * div_y[corrections + (index_t)j * nx + i]
+                                  : ZERO;
+        real flux_high;
+        real value = column_step(&column, v_plane[(j + 1) * v_stride + i], rate_y, rate_y, inverse_dy, step,
+                                 correction, next, &flux_high);
+        dst[plane + (index_t)j * nx + i] = value;
+        if (j == ny - 1) net_y += (double)flux_high;
+    }
+#undef X_ROW
+    outflow[((index_t)field * nz + k) * nx + i] = dz[k] * (x.net * dy + net_y * dx);
+}
+
+// Odd steps: the y sweep then the x sweep of plane k. Thread (i, k, field); grid as sweep_xy.
+// The thread y-sweeps the five columns i-2 .. i+2 (those inside the plane) as it marches, then
+// x-sweeps its own cell of each row from them: five times the y work, no intermediate plane.
+extern "C" __global__ void sweep_yx(const real* __restrict__ src, const real* __restrict__ ref,
+                                    real* __restrict__ dst, const real* __restrict__ u, int u_full,
+                                    const real* __restrict__ v, int v_full, const real* __restrict__ div_x,
+                                    const real* __restrict__ div_y, int correct,
+                                    const real* __restrict__ background, int species, int nz, int ny, int nx,
+                                    real step, real rate_x, real rate_y, real inverse_dx, real inverse_dy,
+                                    double dx, double dy, const double* __restrict__ dz,
+                                    double* __restrict__ outflow)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    int k = blockIdx.y;
+    int field = blockIdx.z;
+    if (i >= nx) return;
+    int member = field / species;
+    real bg = background[field % species];
+    index_t plane = plane_offset(field, k, nz, ny, nx);
+    index_t corrections = plane_offset(member, k, nz, ny, nx);
+    const real* cells = src + plane;
+    const real* u_plane = u + velocity_row(member, k, nz, 0, u_full, ny, nx + 1);
+    index_t u_stride = u_full ? nx + 1 : 0;
+    const real* v_plane = v + velocity_row(member, k, nz, 0, v_full, ny + 1, nx);
+    index_t v_stride = v_full ? nx : 0;
+    ColumnSweep columns[5];
+    real ghost_high[5];
+#pragma unroll
+    for (int d = 0; d < 5; ++d) {
+        int col = i + d - 2;
+        ghost_high[d] = ZERO;
+        if (col < 0 || col >= nx) continue;
+        real low = v_plane[col] > ZERO ? bg : cells[col];
+        ghost_high[d] = v_plane[ny * v_stride + col] < ZERO ? bg : cells[(index_t)(ny - 1) * nx + col];
+        real c1 = ny > 1 ? cells[nx + col] : ghost_high[d];
+        real c2 = ny > 2 ? cells[2 * (index_t)nx + col] : ghost_high[d];
+        column_start(&columns[d], low, cells[col], c1, c2, v_plane[col], rate_y, rate_y);
+    }
+    double net_x = 0.0;
+    double net_y = -(double)columns[2].flux_low;
+    for (int j = 0; j < ny; ++j) {
+        real y[5];
+#pragma unroll
+        for (int d = 0; d < 5; ++d) {
+            int col = i + d - 2;
+            y[d] = ZERO;
+            if (col < 0 || col >= nx) continue;
+            real next = j + 3 < ny ? cells[(index_t)(j + 3) * nx + col] : ghost_high[d];
+            real correction = correct ? ref[plane + (index_t)j * nx + col] * div_y[corrections + (index_t)j * nx + col]
+                                      : ZERO;
+            real flux_high;
+            y[d] = column_step(&columns[d], v_plane[(j + 1) * v_stride + col], rate_y, rate_y, inverse_dy, step,
+                               correction, next, &flux_high);
+            if (d == 2 && j == ny - 1) net_y += (double)flux_high;
+        }
+        const real* u_row = u_plane + j * u_stride;
+        real low = ZERO;
+        real high = ZERO;
+        if (i < 2) low = u_row[0] > ZERO ? bg : y[2 - i];
+        if (i + 2 >= nx) high = u_row[nx] < ZERO ? bg : y[nx + 1 - i];
+        real c[5];
+#pragma unroll
+        for (int d = 0; d < 5; ++d) {
+            int col = i + d - 2;
+            c[d] = col < 0 ? low : (col >= nx ? high : y[d]);
+        }
+        real correction = correct ? ref[plane + (index_t)j * nx + i] * div_x[corrections + (index_t)j * nx + i] : ZERO;
+        real flux_low, flux_high;
+        real value = x_update(c, u_row[i], u_row[i + 1], rate_x, inverse_dx, step, correction, &flux_low, &flux_high);
+        dst[plane + (index_t)j * nx + i] = value;
+        if (i == 0) net_x -= (double)flux_low;
+        if (i == nx - 1) net_x += (double)flux_high;
+    }
+    outflow[((index_t)field * nz + k) * nx + i] = dz[k] * (net_x * dy + net_y * dx);
+}
+
+// The z sweep. Thread (i, j, field); grid (ceil(nx / block), ny, fields). rates_z = dt / dz per
+// level; dz_real the level thicknesses (m) in the working precision.
+extern "C" __global__ void sweep_z(const real* __restrict__ src, const real* __restrict__ ref,
+                                   real* __restrict__ dst, const real* __restrict__ w, int w_full,
+                                   const real* __restrict__ div_z, int correct, const real* __restrict__ background,
+                                   int species, int nz, int ny, int nx, real step, const real* __restrict__ rates_z,
+                                   const real* __restrict__ dz_real, double dx, double dy,
+                                   double* __restrict__ outflow)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    int j = blockIdx.y;
+    int field = blockIdx.z;
+    if (i >= nx) return;
+    int member = field / species;
+    real bg = background[field % species];
+    index_t level = (index_t)ny * nx;
+    index_t column = plane_offset(field, 0, nz, ny, nx) + (index_t)j * nx + i;
+    index_t corrections = plane_offset(member, 0, nz, ny, nx) + (index_t)j * nx + i;
+    const real* w_column = w + velocity_row(member, 0, nz + 1, j, w_full, ny, nx) + i;
+    index_t w_stride = w_full ? level : nx;
+    real ghost_low = w_column[0] > ZERO ? bg : src[column];
+    real ghost_high = w_column[nz * w_stride] < ZERO ? bg : src[column + (nz - 1) * level];
+    real c1 = nz > 1 ? src[column + level] : ghost_high;
+    real c2 = nz > 2 ? src[column + 2 * level] : ghost_high;
+    ColumnSweep sweep;
+    column_start(&sweep, ghost_low, src[column], c1, c2, w_column[0], rates_z[0], rates_z[0]);
+    double net = -(double)sweep.flux_low;
+    for (int k = 0; k < nz; ++k) {
+        real next = k + 3 < nz ? src[column + (k + 3) * level] : ghost_high;
+        real correction = correct ? ref[column + k * level] * div_z[corrections + k * level] : ZERO;
+        real flux_high;
+        real value = column_step(&sweep, w_column[(k + 1) * w_stride], rates_z[k], rates_z[k + 1 < nz ? k + 1 : nz - 1],
+                                 ONE / dz_real[k], step, correction, next, &flux_high);
+        dst[column + k * level] = value;
+        if (k == nz - 1) net += (double)flux_high;
+    }
+    outflow[((index_t)field * ny + j) * nx + i] = dx * dy * net;
+}
+
+// Explicit horizontal diffusion of cell (j, i) of a plane, the reference's order of operations:
+// a missing neighbour at the domain edge, or a closed face (masks), contributes a zero flux.
+__device__ __forceinline__ real horizontal(const real* p, int j, int i, int ny, int nx, real kk, real gain_x,
+                                           real gain_y, int use_masks, const real* open_x, const real* open_y)
+{
+    index_t at = (index_t)j * nx + i;
+    real value = p[at];
+    int north = j < ny - 1 ? j + 1 : j;
+    int south = j > 0 ? j - 1 : j;
+    real east = i < nx - 1 ? kk * (p[at + 1] - value) : ZERO;
+    real west = i > 0 ? kk * (value - p[at - 1]) : ZERO;
+    real up = kk * (p[(index_t)north * nx + i] - value);
+    real down = kk * (value - p[(index_t)south * nx + i]);
+    if (use_masks) {
+        east = i < nx - 1 ? east * open_x[(index_t)j * (nx - 1) + i] : ZERO;
+        west = i > 0 ? west * open_x[(index_t)j * (nx - 1) + i - 1] : ZERO;
+        up = j < ny - 1 ? up * open_y[at] : ZERO;
+        down = j > 0 ? down * open_y[at - nx] : ZERO;
+    }
+    return value + gain_x * east - gain_x * west + gain_y * up - gain_y * down;
+}
+
+// Horizontal diffusion of every level (use_horizontal), then, with `vertical`, forward-Euler
+// vertical diffusion with deposition implicit in time, the order of
+// engine.transport.diffusion.VerticalDiffusionSolver.explicit. Thread (i, j, field); grid as
+// sweep_z. kh (members, nz) m^2/s; gains dt/dx^2, dt/dy^2; open_x (nz, ny, nx-1) and open_y
+// (nz, ny-1, nx) 0/1 face masks; conductance Kz/dz_c (members, max(nz-1, 1), ny|1, nx|1) m/s;
+// deposition vd/dz (species, nz, ny|1, nx|1) 1/s; depositing (species, nz): any rate > 0;
+// flush: results below the smallest normal number in magnitude become 0 (Transport's flush of
+// subnormals, when nothing else follows in the step).
+extern "C" __global__ void diffuse(const real* __restrict__ src, real* __restrict__ dst, int species, int nz, int ny,
+                                   int nx, int use_horizontal, const real* __restrict__ kh, real gain_x, real gain_y,
+                                   int use_masks, const real* __restrict__ open_x, const real* __restrict__ open_y,
+                                   int vertical, const real* __restrict__ conductance, int conductance_full,
+                                   const real* __restrict__ deposition, int deposition_full,
+                                   const unsigned char* __restrict__ depositing, const real* __restrict__ dz_real,
+                                   real step, int flush)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    int j = blockIdx.y;
+    int field = blockIdx.z;
+    if (i >= nx) return;
+    int member = field / species;
+    int kind = field % species;
+    index_t level = (index_t)ny * nx;
+    index_t first = plane_offset(field, 0, nz, ny, nx);
+    index_t cell = (index_t)j * nx + i;
+    int faces = nz > 1 ? nz - 1 : 1;
+    index_t column_cells = conductance_full ? level : 1;
+    index_t column_at = conductance_full ? cell : 0;
+    index_t deposition_cells = deposition_full ? level : 1;
+    index_t deposition_at = deposition_full ? cell : 0;
+#define H(k) (use_horizontal ? horizontal(src + first + (k) * level, j, i, ny, nx, kh[member * nz + (k)], gain_x, \
+                                          gain_y, use_masks, open_x + (use_masks ? (k) * (index_t)ny * (nx - 1) : 0), \
+                                          open_y + (use_masks ? (k) * (index_t)(ny - 1) * nx : 0)) \
+                             : src[first + (k) * level + cell])
+    real here = H(0);
+    real below = here;
+    for (int k = 0; k < nz; ++k) {
+        real above = k < nz - 1 ? H(k + 1) : here;
+        real value = here;
+        if (vertical) {
+            real inverse_width = ONE / dz_real[k];
+            int up = k < nz - 2 ? k : (nz - 2 > 0 ? nz - 2 : 0);
+            int down = k > 0 ? k - 1 : 0;
+            real gain_up = step * conductance[((index_t)member * faces + up) * column_cells + column_at];
+            real gain_down = step * conductance[((index_t)member * faces + down) * column_cells + column_at];
+            real keep = depositing[kind * nz + k]
+                            ? ONE + step * deposition[((index_t)kind * nz + k) * deposition_cells + deposition_at]
+                            : ONE;
+            value = (here + gain_up * (above - here) * inverse_width - gain_down * (here - below) * inverse_width) / keep;
+        }
+        if (flush && rabs(value) < (real)(REAL_TINY)) value = ZERO;  // the end-of-step flush, for free
+        dst[first + k * level + cell] = value;
+        below = here;
+        here = above;
+    }
+#undef H
+}

@@ -1,0 +1,224 @@
+"""The advective sweeps, horizontal and explicit vertical diffusion of one step as fused CUDA
+kernels (CuPy), the GPU twin of :class:`engine.kernels.numba_fused.FusedSweeps`.
+
+The same operators, order and arithmetic as :meth:`engine.transport.step.Transport.step`, in two
+passes over the field per step where the wind has no vertical component (three with one):
+
+* even steps: ``sweep_xy`` (x then y sweep), ``sweep_z``, then ``diffuse``;
+* odd steps: ``sweep_z``, ``sweep_yx`` (y then x sweep), then ``diffuse``;
+
+where ``diffuse`` is horizontal diffusion of each level and, where the step takes it explicitly,
+forward-Euler vertical diffusion with deposition (``engine/kernels/cuda/transport.cu``). Nothing
+is read back to the host: the boundary outflow stays on the device as float64 per field.
+
+The kernel set is pluggable (:mod:`engine.kernels.cuda_kernels`): :class:`CupyKernels` on a GPU,
+:class:`HostKernels` to run the very same kernels on the CPU, one thread after another, which is
+how they are verified where no GPU is.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+
+from .cuda_kernels import THREADS, CupyKernels, KernelSet
+
+#: Limiter name → the source's ``LIMITER`` code (the same codes as the Numba kernels).
+LIMITER_CODES = {"upwind": 0, "minmod": 1, "mc": 2, "superbee": 3, "vanleer": 4}
+
+
+def _layered(xp, array):
+    """``array`` ``(member, n, rows, cols)`` with one row per ``(member, n)`` when every row of a
+    level is the same constant (a horizontally uniform wind), else itself; and whether it is full."""
+    if bool(xp.all(array == array[:, :, :1, :1])):
+        return xp.ascontiguousarray(array[:, :, :1, :]), 0
+    return xp.ascontiguousarray(array), 1
+
+
+class CudaFusedSweeps:
+    """The sweeps and diffusion of :class:`engine.transport.step.Transport` as fused CUDA kernels,
+    for one wind and diffusivity. The constructor and :meth:`apply`/:meth:`diffuse` mirror
+    :class:`engine.kernels.numba_fused.FusedSweeps`; arrays are given on the host or the device
+    and kept on the device of ``xp``.
+
+    Parameters
+    ----------
+    u, v, w:
+        Face velocities (m/s) ``(member, nz, ny, nx+1)``, ``(member, nz, ny+1, nx)``,
+        ``(member, nz+1, ny, nx)`` in the working precision.
+    divergences:
+        Per parity (even, odd), a dict ``{axis: du/dx (member, nz, ny, nx)}`` of the correction
+        terms, or None for the plain flux form.
+    sweep_z:
+        False when the vertical velocity is zero everywhere (no z sweep, as in the reference).
+    kh:
+        Horizontal diffusivity (m²/s) ``(member, nz)``, or None for no horizontal diffusion.
+    open_x, open_y:
+        0/1 masks of the interior faces ``(nz, ny, nx-1)`` and ``(nz, ny-1, nx)``, or None.
+    xp:
+        The array module the fields live in (CuPy; NumPy with host kernels).
+    kernels:
+        ``kernels(dtype, limiter_code)`` → a :class:`~engine.kernels.cuda_kernels.KernelSet`
+        (default :class:`~engine.kernels.cuda_kernels.CupyKernels`).
+    """
+
+    def __init__(self, u, v, w, divergences, sweep_z: bool, kh, dx: float, dy: float, dz: np.ndarray,
+                 background: np.ndarray, limiter: str, open_x=None, open_y=None, xp=None,
+                 kernels: Callable[..., KernelSet] = CupyKernels):
+        if xp is None:
+            import cupy as xp  # noqa: PLC0415 - optional dependency
+        self.xp = xp
+        dtype = np.dtype(u.dtype)
+        self.dtype = dtype
+        members, nz, ny, _ = u.shape
+        (self.u, self.u_full), (self.v, self.v_full), (self.w, self.w_full) = (
+            _layered(xp, xp.asarray(a, dtype=dtype)) for a in (u, v, w))
+        self.sweep_z = bool(sweep_z)
+        self.dx, self.dy = float(dx), float(dy)
+        self.dz_real = xp.asarray(np.asarray(dz, dtype=dtype))
+        self.dz64 = xp.asarray(np.asarray(dz, dtype=dtype).astype(np.float64))
+        self._dz_host = np.asarray(dz, dtype=dtype)
+        self.background = xp.asarray(np.asarray(background, dtype=dtype))
+        self.kernels = kernels(dtype, LIMITER_CODES[limiter])
+        self.use_diffusion = kh is not None
+        kh = xp.asarray(kh, dtype=dtype) if kh is not None else xp.zeros((1, nz), dtype)
+        self.kh = xp.ascontiguousarray(xp.broadcast_to(kh, (members, nz)))  # one row per wind member
+        self.use_masks = open_x is not None
+        dummy = xp.zeros((1,), dtype=dtype)
+        self.open_x = xp.ascontiguousarray(xp.asarray(open_x, dtype=dtype)) if self.use_masks else dummy
+        self.open_y = xp.ascontiguousarray(xp.asarray(open_y, dtype=dtype)) if self.use_masks else dummy
+        self.use_correction = divergences is not None
+        self.divergences = []
+        for parity in (0, 1):
+            terms = divergences[parity] if divergences is not None else {}
+            self.divergences.append(tuple(
+                xp.ascontiguousarray(xp.asarray(terms[axis], dtype=dtype)) if axis in terms else
+                (xp.zeros((members, nz, ny, u.shape[3] - 1), dtype) if self.use_correction else dummy)
+                for axis in ("x", "y", "z")))
+        self._buffers: dict[tuple, object] = {}
+        self._rates: dict[float, object] = {}
+        self._prepared = None
+        self._no_vertical = (0, dummy, 0, dummy, 0, xp.zeros((1,), np.uint8))
+
+    def _buffer(self, slot: int, shape: tuple, dtype):
+        key = (slot, shape, np.dtype(dtype).str)
+        if key not in self._buffers:
+            for old in [k for k in self._buffers if k[0] == slot]:
+                del self._buffers[old]
+            self._buffers[key] = self.xp.empty(shape, dtype=dtype)
+        return self._buffers[key]
+
+    #: Time steps whose ``dt/dz`` arrays are kept (an adaptive run alternates between two at most).
+    KEPT_RATES = 2
+
+    def _rates_z(self, dt: float):
+        """``dt/dz`` per level on the device, computed once per ``dt``: a host-to-device copy in
+        every step would wait for the queued kernels."""
+        rates = self._rates.get(dt)
+        if rates is None:
+            if len(self._rates) >= self.KEPT_RATES:
+                self._rates.pop(next(iter(self._rates)))
+            kind = self.dtype.type
+            rates = self._rates[dt] = self.xp.asarray((kind(dt) / self._dz_host).astype(self.dtype))
+        return rates
+
+    def _vertical_arguments(self, vertical, species: int, nz: int):
+        """``(enabled, conductance, full, deposition, full, depositing)`` for ``diffuse``, on the
+        device, prepared once per coefficient set (see ``FusedSweeps._vertical_arguments``)."""
+        if vertical is None:
+            return self._no_vertical
+        if self._prepared is not None and self._prepared[0] is vertical:
+            return self._prepared[1]
+        xp, dtype = self.xp, self.dtype
+        conductance, deposition = vertical
+        conductance = xp.asarray(conductance, dtype=dtype)
+        members = self.u.shape[0]
+        use_deposition = deposition is not None
+        deposition = xp.asarray(deposition if use_deposition else np.zeros((species, nz, 1, 1)), dtype=dtype)
+        if nz == 1:  # no interior face; the kernel never reads it
+            conductance = xp.zeros((members, 1) + conductance.shape[2:], dtype)
+        conductance = xp.ascontiguousarray(xp.broadcast_to(conductance, (members,) + conductance.shape[1:]))
+        deposition = xp.ascontiguousarray(xp.broadcast_to(deposition, (species, nz) + deposition.shape[2:]))
+        depositing = (xp.any(deposition > 0, axis=(2, 3)) if use_deposition
+                      else xp.zeros((species, nz), bool)).astype(np.uint8)
+        arguments = (1, conductance, int(conductance.shape[2] * conductance.shape[3] > 1), deposition,
+                     int(deposition.shape[2] * deposition.shape[3] > 1), xp.ascontiguousarray(depositing))
+        self._prepared = (vertical, arguments)
+        return arguments
+
+    def _diffuse(self, src, dst, species: int, diffusion_dt: float, vertical_arguments, step: float,
+                 flush: bool = False) -> None:
+        fields, nz, ny, nx = src.shape
+        kind = self.dtype.type
+        self.kernels.launch("diffuse", (math.ceil(nx / THREADS), ny, fields), (
+            src, dst, species, nz, ny, nx, int(self.use_diffusion), self.kh, kind(diffusion_dt / (self.dx * self.dx)),
+            kind(diffusion_dt / (self.dy * self.dy)), int(self.use_masks), self.open_x, self.open_y,
+            *vertical_arguments, self.dz_real, step, int(flush)))
+
+    def diffuse(self, field, dt: float, out):
+        """One explicit horizontal diffusion step of ``dt`` seconds from ``field`` into ``out``
+        (not overlapping it), the same arithmetic as the diffusion inside :meth:`apply`."""
+        members, species, nz, ny, nx = field.shape
+        shape = (members * species, nz, ny, nx)
+        self._diffuse(field.reshape(shape), out.reshape(shape), species, dt, self._no_vertical, dt)
+        return out
+
+    def apply(self, field, dt: float, parity: int, out=None, vertical=None, diffusion_dt: float | None = None,
+              flush: bool = False):
+        """Return ``(new_field, outflow)``: the swept and diffused field (in ``out`` when given,
+        an array not overlapping ``field``) and the mass (concentration × m³, float64, per
+        member and species, on the device) that left through the domain boundaries.
+
+        ``vertical = (conductance, deposition)`` adds forward-Euler vertical diffusion (see
+        :meth:`engine.kernels.numba_fused.FusedSweeps.apply`); ``diffusion_dt`` is the
+        horizontal diffusion's step when it is sub-cycled (default ``dt``). With ``flush`` the
+        result's subnormal values are set to 0, as :meth:`Transport._flush_subnormals` would (in
+        the last kernel where there is one: no extra pass over the field)."""
+        xp = self.xp
+        members, species, nz, ny, nx = field.shape
+        fields = members * species
+        shape = (fields, nz, ny, nx)
+        diffusion_dt = dt if diffusion_dt is None else diffusion_dt
+        source = xp.ascontiguousarray(field).reshape(shape)
+        if out is None:
+            out = xp.empty_like(field)
+        target = out.reshape(shape)
+        kind = self.dtype.type
+        step = kind(dt)
+        div_x, div_y, div_z = self.divergences[parity % 2]
+        vertical_arguments = self._vertical_arguments(vertical, species, nz)
+        finishing = self.use_diffusion or vertical_arguments[0]
+        vertical_sweep = ["z"] if self.sweep_z else []
+        stages = (vertical_sweep + ["yx"]) if parity % 2 else (["xy"] + vertical_sweep)
+        # The last stage writes into the result; the others into two buffers kept between steps.
+        current = source
+        outflows = []
+        for n, stage in enumerate(stages):
+            last = n == len(stages) - 1 and not finishing
+            destination = target if last else self._buffer(n % 2, shape, field.dtype)
+            if stage == "z":
+                partial = self._buffer(2, (fields, ny, nx), np.float64)
+                rates = self._rates_z(dt)
+                self.kernels.launch("sweep_z", (math.ceil(nx / THREADS), ny, fields), (
+                    current, source, destination, self.w, self.w_full, div_z, int(self.use_correction),
+                    self.background, species, nz, ny, nx, step, rates, self.dz_real, self.dx, self.dy, partial))
+            else:
+                partial = self._buffer(3, (fields, nz, nx), np.float64)
+                self.kernels.launch("sweep_" + stage, (math.ceil(nx / THREADS), nz, fields), (
+                    current, source, destination, self.u, self.u_full, self.v, self.v_full, div_x, div_y,
+                    int(self.use_correction), self.background, species, nz, ny, nx, step, kind(dt / self.dx),
+                    kind(dt / self.dy), kind(1.0 / self.dx), kind(1.0 / self.dy), self.dx, self.dy, self.dz64,
+                    partial))
+            outflows.append(partial.reshape(fields, -1).sum(axis=1))
+            current = destination
+        if finishing:
+            self._diffuse(current, target, species, diffusion_dt, vertical_arguments, step, flush)
+        else:
+            if not stages:
+                target[...] = source
+            if flush:
+                target[xp.abs(target) < xp.finfo(target.dtype).tiny] = 0
+        outflow = sum(outflows) * dt if outflows else xp.zeros(fields, np.float64)
+        return out, outflow.reshape(members, species)

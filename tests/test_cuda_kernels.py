@@ -1,0 +1,151 @@
+"""The CUDA transport kernels, verified without a GPU: built for the host CPU
+(:class:`engine.kernels.cuda_kernels.HostKernels`, every thread run in turn — the kernels share
+nothing between threads, so that is the device's computation) and put in the place of the
+reference operators of a NumPy-backend model. With no fused multiply-add on either side they must
+give the reference's floats exactly, over every branch of the scheme and both sweep orders; on a
+GPU the ``cupy`` case of the backend-parametrised suites runs the same kernels through CuPy."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+from test_backend_parity import CASES, TOLERANCE, build, deformation_model
+
+from engine import Diffusivity
+from engine.kernels.cuda_fused import LIMITER_CODES, CudaFusedSweeps
+from engine.kernels.cuda_kernels import HostKernels, KernelSet, compile_definitions, host_compiler, kernel_source
+from engine.transport import LIMITERS
+
+pytestmark = pytest.mark.skipif(host_compiler() is None, reason="no C++ compiler to build the CUDA kernels for the host")
+
+
+def with_host_kernels(model):
+    """``model`` (NumPy backend) with its sweeps and diffusion run by the CUDA kernels on the host."""
+    transport = model.transport
+    transport._fused_factory = functools.partial(CudaFusedSweeps, xp=np, kernels=HostKernels)
+    transport._fused_flushes = True  # as on the GPU: the last kernel flushes subnormals
+    transport.set_meteorology(transport.wind, transport.diffusivity)
+    assert isinstance(transport._fused, CudaFusedSweeps)
+    return model
+
+
+def assert_identical_runs(reference, candidate, dt: float, steps: int) -> None:
+    """States equal to the bit after every step; budgets to the backend suite's tolerance: the
+    reference takes each boundary's net flux as a float32 difference before summing in float64,
+    the kernels (like the Numba ones) subtract in float64."""
+    for _ in range(steps):
+        reference.step(dt)
+        candidate.step(dt)
+        assert np.array_equal(candidate.state, reference.state)
+    tolerance = 10 * TOLERANCE[np.dtype(reference.state.dtype).name]
+    budget_ref, budget_got = reference.budget(), candidate.budget()
+    for term in budget_ref:
+        scale = max(np.abs(budget_ref[term]).max(), 1e-30)
+        assert np.abs(budget_got[term] - budget_ref[term]).max() <= tolerance * scale, term
+
+
+@pytest.mark.parametrize("dtype,limiter,building,closed,vertical_wind,vertical", CASES)
+def test_cuda_kernels_equal_the_reference_to_the_bit(dtype, limiter, building, closed, vertical_wind, vertical):
+    reference = build("numpy", dtype, limiter, building, closed, vertical_wind, vertical)
+    candidate = with_host_kernels(build("numpy", dtype, limiter, building, closed, vertical_wind, vertical))
+    dt = 0.9 * reference.stable_dt()
+    assert_identical_runs(reference, candidate, dt, 12)  # both sweep orders; sources, decay, deposition
+
+
+@pytest.mark.parametrize("limiter", LIMITERS)
+def test_cuda_kernels_with_the_divergence_correction_and_a_wind_changing_sign(limiter):
+    """u = a(x - x0) changes sign mid-domain, w = -a z: every sweep carries its correction term,
+    and the flux's downwind half (from the right cell's slope, negated) is exercised."""
+    reference = deformation_model("numpy", "float32", limiter)
+    candidate = with_host_kernels(deformation_model("numpy", "float32", limiter))
+    assert reference.transport._correct_divergence
+    assert_identical_runs(reference, candidate, 0.9 * reference.stable_dt(), 8)
+
+
+@pytest.mark.parametrize("building,vertical", [(True, "implicit"), (False, "auto")])
+def test_cuda_kernels_with_subcycled_horizontal_diffusion(building, vertical):
+    reference, candidate = (build("numpy", "float32", "mc", building, False, True, vertical) for _ in range(2))
+    with_host_kernels(candidate)
+    for model in (reference, candidate):  # a convective-afternoon Kh on 20 m cells
+        model.set_meteorology(model.wind, Diffusivity.constant(model.grid, 150.0, 2.0, 3))
+    dt = 0.9 * reference.stable_dt()
+    assert reference.transport.diffusion_substeps(dt) >= 4
+    assert isinstance(candidate.transport._fused, CudaFusedSweeps)
+    assert_identical_runs(reference, candidate, dt, 6)
+
+
+def test_every_limiter_has_a_kernel_code():
+    assert set(LIMITER_CODES) == set(LIMITERS)
+
+
+def test_a_wrong_argument_is_an_error_naming_the_kernel_and_the_parameter():
+    kernels = HostKernels(np.float32, 1)
+    field = np.zeros((1, 2, 3, 4), np.float32)
+    with pytest.raises(TypeError, match="kernel diffuse takes 22 arguments, 2 given"):
+        kernels.launch("diffuse", (1, 3, 1), (field, field))
+    arguments = [field, field.astype(np.float64)] + [0] * 20
+    with pytest.raises(TypeError, match="kernel diffuse, parameter dst: needs a C-contiguous float32 array"):
+        kernels.launch("diffuse", (1, 3, 1), tuple(arguments))
+    with pytest.raises(KeyError, match="no CUDA kernel 'sweep_w'"):
+        kernels.launch("sweep_w", (1, 1, 1), ())
+    arguments = [field, field, 1, 2 ** 40] + [0] * 18
+    with pytest.raises(OverflowError, match="parameter nz"):
+        kernels.launch("diffuse", (1, 3, 1), tuple(arguments))
+
+
+def test_precision_and_limiter_reach_the_compiler_exactly():
+    assert compile_definitions(np.float32, 4) == ("-DREAL=float", "-DLIMITER=4", "-DREAL_TINY=0x1.0000000000000p-126")
+    assert float.fromhex(compile_definitions(np.float64, 0)[2].split("=")[1]) == np.finfo(np.float64).tiny
+    with pytest.raises(ValueError, match="float32 or float64"):
+        compile_definitions(np.float16, 1)
+
+
+def test_every_kernel_has_its_signature_parsed():
+    signatures = KernelSet(np.float32, 1).signatures
+    assert set(signatures) == {"sweep_xy", "sweep_yx", "sweep_z", "diffuse"}
+    assert [p.name for p in signatures["sweep_xy"]] == [p.name for p in signatures["sweep_yx"]]
+    assert signatures["diffuse"][-4].base == "unsigned char" and signatures["diffuse"][-4].pointer
+
+
+def test_cuda_source_compiles_for_hopper_and_ampere_without_register_spills():
+    """NVRTC (CuPy's compiler library; no GPU needed) builds every precision × limiter variant for
+    sm_80 and sm_90 and ptxas reports no spilled registers (a spill would put the kernels' column
+    windows in local memory)."""
+    nvrtc = pytest.importorskip("cupy_backends.cuda.libs.nvrtc", reason="needs CuPy's NVRTC bindings")
+    source = kernel_source()
+    for arch in ("sm_80", "sm_90"):
+        for dtype in (np.float32, np.float64):
+            for code in LIMITER_CODES.values():
+                program = nvrtc.createProgram(source, "transport.cu", [], [])
+                options = ["--fmad=false", "-std=c++17", f"-arch={arch}", "-Xptxas=-v",
+                           *compile_definitions(dtype, code)]
+                try:
+                    nvrtc.compileProgram(program, options)
+                except Exception as exc:  # the log says why
+                    pytest.fail(f"{arch} {np.dtype(dtype)} limiter {code}: {exc}\n{nvrtc.getProgramLog(program)}")
+                log = nvrtc.getProgramLog(program)
+                assert log.count("Compiling entry function") == 4
+                assert log.count("bytes spill stores") == 4
+                spills = [line for line in log.splitlines() if "spill stores" in line and " 0 bytes spill" not in line]
+                assert not spills, f"{arch} {np.dtype(dtype)} limiter {code}: {spills}"
+
+
+@pytest.mark.parametrize("vertical", [False, True])
+def test_the_last_kernel_flushes_subnormals_only_when_asked(vertical):
+    """Subnormal concentrations become 0 in the diffusion kernel's output with ``flush`` (the
+    step's end-of-step flush, done there on the GPU); normal ones, however small, are kept."""
+    nz, ny, nx = 3, 4, 5
+    zeros = np.zeros((1, nz, ny, nx + 1), np.float32)
+    fused = CudaFusedSweeps(zeros, np.zeros((1, nz, ny + 1, nx), np.float32), np.zeros((1, nz + 1, ny, nx), np.float32),
+                            None, False, np.zeros((1, nz)), 10.0, 10.0, np.full(nz, 5.0), np.zeros(1), "minmod", xp=np,
+                            kernels=HostKernels)
+    tiny = np.finfo(np.float32).tiny
+    field = np.full((1, 1, nz, ny, nx), tiny, np.float32)
+    field[..., ::2] = tiny / 4  # subnormal
+    coefficients = (np.zeros((1, nz - 1, 1, 1), np.float32), None) if vertical else None
+    kept, _ = fused.apply(field, 1.0, 0, vertical=coefficients)
+    assert np.array_equal(kept, field)  # zero wind, Kh = Kz = 0: the step is the identity
+    flushed, _ = fused.apply(field, 1.0, 1, vertical=coefficients, flush=True)
+    assert np.array_equal(flushed, np.where(field < tiny, 0, field))
