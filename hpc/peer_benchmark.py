@@ -386,7 +386,7 @@ def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) 
     return {
         "problem": {"n": n, "steps": steps, "dt_s": dt, "dtype": "float32", "wind_m_s": WIND,
                     "diffusivity_m2_s": DIFFUSIVITY, "spacing_m": SPACING,
-                    "plumetwin_scheme": "split Lax-Wendroff, minmod limiter; implicit vertical diffusion",
+                    "plumetwin_scheme": "split Lax-Wendroff, minmod limiter; explicit vertical diffusion (auto)",
                     "devito_scheme": "unsplit minmod-limited upwind fluxes, forward Euler; explicit diffusion"},
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "cpus": os.cpu_count(), "bandwidth_GB_s": bandwidth,

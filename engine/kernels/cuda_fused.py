@@ -222,3 +222,56 @@ class CudaFusedSweeps:
                 target[xp.abs(target) < xp.finfo(target.dtype).tiny] = 0
         outflow = sum(outflows) * dt if outflows else xp.zeros(fields, np.float64)
         return out, outflow.reshape(members, species)
+
+
+class CudaVerticalSolve:
+    """The CUDA twin of :meth:`engine.transport.diffusion.VerticalDiffusionSolver.solve` (the
+    implicit solve for stiff near-ground layers): one thread per column, Thomas elimination and
+    the flux-form update in one kernel (``vertical_implicit``). Called like
+    :func:`engine.kernels.numba_diffusion.vertical_diffusion_compiled`."""
+
+    def __init__(self, xp=None, kernels: Callable[..., KernelSet] = CupyKernels):
+        if xp is None:
+            import cupy as xp  # noqa: PLC0415 - optional dependency
+        self.xp = xp
+        self._factory = kernels
+        self._kernels: dict[str, KernelSet] = {}
+
+    def _kernel_set(self, dtype) -> KernelSet:
+        key = np.dtype(dtype).str
+        if key not in self._kernels:  # the vertical kernel does not depend on the limiter
+            self._kernels[key] = self._factory(dtype, LIMITER_CODES["upwind"])
+        return self._kernels[key]
+
+    def __call__(self, field, coefficients, conductance, dz, deposition, dt: float, out=None):
+        """Return ``field`` advanced by backward-Euler vertical diffusion with deposition over
+        ``dt`` seconds (in ``out`` when given: contiguous, not overlapping ``field``); ``field``
+        is left as it was. ``coefficients`` are the solver's ``(lower, inv_pivot, upper_ratio)``."""
+        xp = self.xp
+        members, species, nz, ny, nx = field.shape
+        dtype = field.dtype
+        if out is None:
+            out = xp.empty_like(field)
+        if nz == 1:  # deposition only: one level, no interior face
+            conductance = xp.zeros((1, 1, 1, 1, 1), dtype)
+        use_deposition = deposition is not None
+        if not use_deposition:
+            deposition = xp.zeros((1, 1, nz, 1, 1), dtype)
+        arrays = (*coefficients, conductance, deposition)
+        full = any(a.shape[3:] != (1, 1) for a in arrays)
+
+        def prepare(array, levels):
+            lead = array.shape[:2]
+            if full:
+                return xp.ascontiguousarray(xp.broadcast_to(array, lead + (levels, ny, nx)))
+            return xp.ascontiguousarray(array[:, :, :, :1, :1])
+
+        lower, inv_pivot, upper_ratio = (prepare(c, nz) for c in coefficients)
+        conductance = prepare(conductance, conductance.shape[2])
+        deposition = prepare(deposition, nz)
+        inverse_dz = xp.ascontiguousarray((1 / dz).ravel())
+        self._kernel_set(dtype).launch("vertical_implicit", (math.ceil(nx / THREADS), ny, members * species), (
+            xp.ascontiguousarray(field), out, lower, inv_pivot, upper_ratio, lower.shape[0], lower.shape[1],
+            conductance, conductance.shape[0], deposition, deposition.shape[0], deposition.shape[1],
+            int(use_deposition), inverse_dz, int(full), species, nz, ny, nx, dtype.type(dt)))
+        return out

@@ -74,19 +74,22 @@ class Transport:
 
             self._flush_compiled = numba_flush.flush_subnormals_flat
             self._sum_cells = numba_sums.sum_cells
-            self._compiled_vertical = numba_diffusion.vertical_diffusion_compiled
         self._background_host = np.array([s.background for s in species], dtype=dtype)
         #: Builds the fused sweeps + diffusion for a meteorology (None: the reference operators);
         #: whether its ``apply`` can flush subnormals itself (``flush=True``).
         self._fused_factory = None
         self._fused_flushes = False
+        #: The implicit vertical solve's one-pass twin (None: the reference's array operations).
+        self._compiled_vertical = None
         if self._compiled:
             self._fused_factory = numba_fused.FusedSweeps
+            self._compiled_vertical = numba_diffusion.vertical_diffusion_compiled
         elif grid.backend.name == "cupy":
-            from ..kernels.cuda_fused import CudaFusedSweeps  # noqa: PLC0415 - optional extra
+            from ..kernels.cuda_fused import CudaFusedSweeps, CudaVerticalSolve  # noqa: PLC0415 - optional extra
 
             self._fused_factory = functools.partial(CudaFusedSweeps, xp=xp)
             self._fused_flushes = True
+            self._compiled_vertical = CudaVerticalSolve(xp)
         dz = grid.dz
         self._dz = xp.asarray(dz.reshape(1, 1, -1, 1, 1).astype(dtype))
         self._layer_volumes = xp.asarray(grid.dx * grid.dy * dz)  # float64: used in budgets only
@@ -193,9 +196,8 @@ class Transport:
             deposition = xp.asarray((vd.reshape(1, -1, 1, 1, 1) * per_layer[None, None]).astype(dtype))
         _, _, fz = grid.open_faces()
         open_z = xp.asarray(fz[1:-1].astype(dtype)) if self._has_solids else None
-        compiled = self._compiled_vertical if self._compiled else None
         self._vertical = VerticalDiffusionSolver(self.diffusivity.kz_faces, self._dz, dz_centres, deposition, open_z,
-                                                 compiled)
+                                                 self._compiled_vertical)
 
     # ------------------------------------------------------------------------------------------
     def stable_dt(self, cfl: float = 0.8) -> float:

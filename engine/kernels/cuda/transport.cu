@@ -463,3 +463,73 @@ extern "C" __global__ void diffuse(const real* __restrict__ src, real* __restric
     }
 #undef H
 }
+
+// The flux-form update of one level from the implicit solution at it and its neighbours
+// (VerticalDiffusionSolver._flux_form_update; numba_diffusion._flux_form_level).
+__device__ __forceinline__ real flux_form(real value, real below, real here, real above, int k, int nz, real gain_up,
+                                          real gain_down, real loss, int use_deposition, real inverse_width)
+{
+    if (k < nz - 1) value = value + gain_up * (above - here) * inverse_width;
+    if (k > 0) value = value - gain_down * (here - below) * inverse_width;
+    if (use_deposition) value = value - loss * here;
+    return value;
+}
+
+// Backward-Euler vertical diffusion with deposition (VerticalDiffusionSolver.solve): Thomas
+// elimination down the column into dst, then back substitution with each level's flux-form
+// update one level behind it, so the update conserves mass to round-off. Thread (i, j, field);
+// grid as sweep_z. The coefficient arrays (lower, inv_pivot, upper_ratio: (members|1, species|1,
+// nz, cols); conductance Kz/dz_c (members|1, max(nz-1, 1), cols); deposition vd/dz
+// (members|1, species|1, nz, cols)) have cols = ny*nx where `full` (solids), else 1;
+// *_members and *_species give their leading extents.
+extern "C" __global__ void vertical_implicit(const real* __restrict__ src, real* __restrict__ dst,
+                                             const real* __restrict__ lower, const real* __restrict__ inv_pivot,
+                                             const real* __restrict__ upper_ratio, int coefficient_members,
+                                             int coefficient_species, const real* __restrict__ conductance,
+                                             int conductance_members, const real* __restrict__ deposition,
+                                             int deposition_members, int deposition_species, int use_deposition,
+                                             const real* __restrict__ inverse_dz, int full, int species, int nz,
+                                             int ny, int nx, real step)
+{
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    int j = blockIdx.y;
+    int field = blockIdx.z;
+    if (i >= nx) return;
+    int member = field / species;
+    int kind = field % species;
+    index_t level = (index_t)ny * nx;
+    index_t column = plane_offset(field, 0, nz, ny, nx) + (index_t)j * nx + i;
+    index_t cols = full ? level : 1;
+    index_t col = full ? (index_t)j * nx + i : 0;
+    int cm = coefficient_members > 1 ? member : 0;
+    int cs = coefficient_species > 1 ? kind : 0;
+    index_t coefficient = ((index_t)cm * coefficient_species + cs) * nz * cols + col;
+    int faces = nz > 1 ? nz - 1 : 1;
+    index_t face = (index_t)(conductance_members > 1 ? member : 0) * faces * cols + col;
+    int dm = deposition_members > 1 ? member : 0;
+    int ds = deposition_species > 1 ? kind : 0;
+    index_t rate = ((index_t)dm * deposition_species + ds) * nz * cols + col;
+
+    real solved = src[column] * inv_pivot[coefficient];
+    dst[column] = solved;
+    for (int k = 1; k < nz; ++k) {
+        solved = (src[column + k * level] - lower[coefficient + k * cols] * solved) * inv_pivot[coefficient + k * cols];
+        dst[column + k * level] = solved;
+    }
+    // here: the solution at level k+1, above: at k+2 (once it exists).
+    real here = solved;
+    real above = ZERO;
+    for (int k = nz - 2; k >= -1; --k) {
+        real below = ZERO;
+        if (k >= 0) below = dst[column + k * level] - upper_ratio[coefficient + k * cols] * here;
+        int finish = k + 1;  // level k+1 has its neighbours' solutions now
+        int up = finish < nz - 2 ? finish : (nz - 2 > 0 ? nz - 2 : 0);
+        int down = finish > 0 ? finish - 1 : 0;
+        real value = flux_form(src[column + finish * level], below, here, above, finish, nz,
+                               step * conductance[face + up * cols], step * conductance[face + down * cols],
+                               step * deposition[rate + finish * cols], use_deposition, inverse_dz[finish]);
+        dst[column + finish * level] = value;
+        above = here;
+        here = below;
+    }
+}
