@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from ..transport.diffusion import column_layout
 from .cuda_kernels import THREADS, CupyKernels, KernelSet
 
 #: Limiter name → the source's ``LIMITER`` code (the same codes as the Numba kernels).
@@ -43,20 +44,8 @@ class CudaFusedSweeps:
     :class:`engine.kernels.numba_fused.FusedSweeps`; arrays are given on the host or the device
     and kept on the device of ``xp``.
 
-    Parameters
-    ----------
-    u, v, w:
-        Face velocities (m/s) ``(member, nz, ny, nx+1)``, ``(member, nz, ny+1, nx)``,
-        ``(member, nz+1, ny, nx)`` in the working precision.
-    divergences:
-        Per parity (even, odd), a dict ``{axis: du/dx (member, nz, ny, nx)}`` of the correction
-        terms, or None for the plain flux form.
-    sweep_z:
-        False when the vertical velocity is zero everywhere (no z sweep, as in the reference).
-    kh:
-        Horizontal diffusivity (m²/s) ``(member, nz)``, or None for no horizontal diffusion.
-    open_x, open_y:
-        0/1 masks of the interior faces ``(nz, ny, nx-1)`` and ``(nz, ny-1, nx)``, or None.
+    Parameters are those of :class:`~engine.kernels.numba_fused.FusedSweeps`, and:
+
     xp:
         The array module the fields live in (CuPy; NumPy with host kernels).
     kernels:
@@ -252,23 +241,8 @@ class CudaVerticalSolve:
         dtype = field.dtype
         if out is None:
             out = xp.empty_like(field)
-        if nz == 1:  # deposition only: one level, no interior face
-            conductance = xp.zeros((1, 1, 1, 1, 1), dtype)
-        use_deposition = deposition is not None
-        if not use_deposition:
-            deposition = xp.zeros((1, 1, nz, 1, 1), dtype)
-        arrays = (*coefficients, conductance, deposition)
-        full = any(a.shape[3:] != (1, 1) for a in arrays)
-
-        def prepare(array, levels):
-            lead = array.shape[:2]
-            if full:
-                return xp.ascontiguousarray(xp.broadcast_to(array, lead + (levels, ny, nx)))
-            return xp.ascontiguousarray(array[:, :, :, :1, :1])
-
-        lower, inv_pivot, upper_ratio = (prepare(c, nz) for c in coefficients)
-        conductance = prepare(conductance, conductance.shape[2])
-        deposition = prepare(deposition, nz)
+        lower, inv_pivot, upper_ratio, conductance, deposition, use_deposition, full = column_layout(
+            field, coefficients, conductance, deposition)
         inverse_dz = xp.ascontiguousarray((1 / dz).ravel())
         self._kernel_set(dtype).launch("vertical_implicit", (math.ceil(nx / THREADS), ny, members * species), (
             xp.ascontiguousarray(field), out, lower, inv_pivot, upper_ratio, lower.shape[0], lower.shape[1],

@@ -13,6 +13,7 @@ import math
 import numba
 import numpy as np
 
+from ..transport.diffusion import column_layout
 from .jit import njit
 from .numba_fpenv import flush_denormals, restore
 
@@ -126,27 +127,11 @@ def vertical_diffusion_compiled(field, coefficients, conductance, dz, deposition
     (contiguous, not overlapping ``field``) receives the result when given; otherwise a new array
     does.
     """
-    shape = field.shape
-    members, species, nz, ny, nx = shape
+    members, species, nz, ny, nx = field.shape
     if out is None:
         out = np.empty_like(field)
-    if nz == 1:  # deposition only: one level, no neighbours
-        conductance = np.zeros((1, 1, 1, 1, 1), field.dtype)
-    use_deposition = deposition is not None
-    if not use_deposition:
-        deposition = np.zeros((1, 1, nz, 1, 1), field.dtype)
-    arrays = (*coefficients, conductance, deposition)
-    full = any(a.shape[3:] != (1, 1) for a in arrays)
-
-    def prepare(array, levels):
-        lead = array.shape[:2]
-        if full:
-            return np.ascontiguousarray(np.broadcast_to(array, lead + (levels, ny, nx)))
-        return np.ascontiguousarray(array[:, :, :, :1, :1])
-
-    lower, inv_pivot, upper_ratio = (prepare(c, nz) for c in coefficients)
-    conductance = prepare(conductance, conductance.shape[2])
-    deposition = prepare(deposition, nz)
+    lower, inv_pivot, upper_ratio, conductance, deposition, use_deposition, full = column_layout(
+        field, coefficients, conductance, deposition)
     threads = numba.get_num_threads()
     blocks = min(threads // math.gcd(members * species, threads), ny)
     planes = np.empty((members * species * blocks, 3, -(-ny // blocks), nx), dtype=field.dtype)

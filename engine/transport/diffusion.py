@@ -242,6 +242,31 @@ class VerticalDiffusionSolver:
         return field
 
 
+def column_layout(field, coefficients, conductance, deposition):
+    """The implicit solve's arrays laid out for a one-pass twin of
+    :meth:`VerticalDiffusionSolver.solve` (Numba, CUDA): ``(lower, inv_pivot, upper_ratio,
+    conductance, deposition, use_deposition, full)``, each array C-contiguous with its leading
+    ``(member|1, species|1)`` axes and levels, then ``(ny, nx)`` where any of them varies per
+    column (``full``: solids) or ``(1, 1)``. A missing deposition becomes zeros; on one level the
+    conductance (no interior face) becomes a single zero."""
+    xp = array_module(field)
+    nz, ny, nx = field.shape[2:]
+    if nz == 1:
+        conductance = xp.zeros((1, 1, 1, 1, 1), field.dtype)
+    use_deposition = deposition is not None
+    if not use_deposition:
+        deposition = xp.zeros((1, 1, nz, 1, 1), field.dtype)
+    arrays = (*coefficients, conductance, deposition)
+    full = any(a.shape[3:] != (1, 1) for a in arrays)
+
+    def prepare(array):
+        if full:
+            return xp.ascontiguousarray(xp.broadcast_to(array, array.shape[:3] + (ny, nx)))
+        return xp.ascontiguousarray(array[:, :, :, :1, :1])
+
+    return (*(prepare(a) for a in arrays), use_deposition, full)
+
+
 def add_vertical_fluxes(new, solution, conductance, dz, dt: float):
     """``new`` plus the divergence of the face fluxes ``dt g Δsolution`` (in place), with the
     conductance ``g = Kz/dz_c`` (m/s) of the interior faces and the layer thicknesses ``dz``."""
