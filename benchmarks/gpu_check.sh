@@ -7,10 +7,12 @@
 #
 #   usage (from the project root): bash benchmarks/gpu_check.sh [OUT_DIR]    (default: $OUT, else gpu-check/)
 #
-# It writes at most seven files into OUT_DIR, each step under its own time limit so that one hang
-# cannot eat the others' time (about 8 minutes in all):
+# It writes at most nine files into OUT_DIR, each step under its own time limit so that one hang
+# cannot eat the others' time (about 9 minutes in all):
 #   device.txt               the GPU, driver, CuPy and CUDA versions
-#   parity.txt               every backend-parametrised test on CuPy (physics, parity with NumPy)
+#   cuda_profile.txt, .json  each fused CUDA kernel's time and bandwidth, 8 members of 256³
+#   parity.txt               every backend-parametrised test on CuPy (physics, parity with NumPy,
+#                            the CUDA kernels against their host build to the bit)
 #   bench.txt, bench.json    the pytest-benchmark suite on CuPy: transport step 64³/128³/256³,
 #                            64-member ensemble, mass-consistent wind solve
 #   transport_step_gpu.json  bench.json summarised (commit it under benchmarks/results/)
@@ -34,18 +36,22 @@ print('cupy', cupy.__version__, 'cuda runtime', cupy.cuda.runtime.runtimeGetVers
 $py -c "import cupy; cupy.cuda.runtime.getDeviceCount()" 2>/dev/null || status=1
 cat "$out/device.txt"
 
-timeout 240 $py -m pytest -q -p no:cacheprovider --continue-on-collection-errors -k cupy -rs tests \
+timeout 60 $py -m hpc.cuda_profile --n 256 --members 8 --steps 20 --json "$out/cuda_profile.json" \
+    > "$out/cuda_profile.txt" 2>&1 || status=1
+cat "$out/cuda_profile.txt"
+
+timeout 200 $py -m pytest -q -p no:cacheprovider --continue-on-collection-errors -k cupy -rs tests \
     --ignore=tests/benchmarks > "$out/parity.txt" 2>&1 || status=1
 tail -3 "$out/parity.txt"
 
-timeout 180 $py -m pytest -q -p no:cacheprovider tests/benchmarks -k cupy --benchmark-only \
+timeout 150 $py -m pytest -q -p no:cacheprovider tests/benchmarks -k cupy --benchmark-only \
     --benchmark-columns=min,median,max,rounds --benchmark-json="$out/bench.json" > "$out/bench.txt" 2>&1 || status=1
 tail -3 "$out/bench.txt"
 if [ -s "$out/bench.json" ]; then
     $py benchmarks/summarize.py "$out/bench.json" "$out/transport_step_gpu.json" >> "$out/bench.txt" 2>&1 || status=1
 fi
 
-timeout 150 $py -m hpc.peer_benchmark --n 256 --steps 30 --skip-devito --json "$out/peers_gpu.json" \
+timeout 130 $py -m hpc.peer_benchmark --n 256 --steps 30 --skip-devito --json "$out/peers_gpu.json" \
     > "$out/peers.txt" 2>&1 || status=1
 tail -6 "$out/peers.txt"
 exit $status

@@ -8,12 +8,14 @@ GPU the ``cupy`` case of the backend-parametrised suites runs the same kernels t
 from __future__ import annotations
 
 import functools
+import json
 
 import numpy as np
 import pytest
 from test_backend_parity import CASES, TOLERANCE, build, deformation_model
 
 from engine import Diffusivity
+from hpc.cuda_profile import main as profile_main
 from engine.kernels.cuda_fused import LIMITER_CODES, CudaFusedSweeps, CudaVerticalSolve
 from engine.kernels.cuda_kernels import (CupyKernels, HostKernels, KernelSet, compile_definitions, host_compiler,
                                          kernel_source)
@@ -223,3 +225,14 @@ def test_host_kernels_run_the_random_case_with_mixed_winds_and_masks():
         before = (field * volume).sum(axis=(2, 3, 4))
         after = (swept.astype(np.float64) * volume).sum(axis=(2, 3, 4))
         np.testing.assert_allclose(after, before - outflow, rtol=2e-6)
+
+
+def test_kernel_profile_times_every_launch_of_the_step(tmp_path):
+    """``python -m hpc.cuda_profile --host``: the GPU profiling script run on the host build (its
+    figures mean nothing there; the check is that every kernel of a step is timed and reported)."""
+    report = tmp_path / "profile.json"
+    assert profile_main(["--n", "12", "--members", "2", "--steps", "4", "--host", "--json", str(report)]) == 0
+    profile = json.loads(report.read_text())
+    launches = {row["kernel"]: row["launches"] for row in profile["kernels"]}
+    assert launches == {"sweep_xy": 2, "sweep_yx": 2, "diffuse": 4}  # 4 steps: 2 even, 2 odd; w = 0
+    assert all(row["median_ms"] > 0 and row["traffic_bytes"] == 2 * 4 * 2 * 12**3 for row in profile["kernels"])
