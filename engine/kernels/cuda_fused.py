@@ -208,7 +208,7 @@ class CudaFusedSweeps:
             if not stages:
                 target[...] = source
             if flush:
-                target[xp.abs(target) < xp.finfo(target.dtype).tiny] = 0
+                xp.copyto(target, 0, where=xp.abs(target) < xp.finfo(target.dtype).tiny)  # no device wait
         outflow = sum(outflows) * dt if outflows else xp.zeros(fields, np.float64)
         return out, outflow.reshape(members, species)
 

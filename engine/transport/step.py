@@ -433,7 +433,8 @@ class Transport:
             self._flush_compiled(field.reshape(-1), float(np.finfo(field.dtype).tiny))
             return
         xp = self._xp
-        field[xp.abs(field) < xp.finfo(field.dtype).tiny] = 0
+        # copyto, not boolean-mask assignment: CuPy finds a mask's indices first, which waits on the device.
+        xp.copyto(field, 0, where=xp.abs(field) < xp.finfo(field.dtype).tiny)
 
     def _deposited(self, field, dt: float):
         xp = self._xp
