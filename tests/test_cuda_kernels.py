@@ -236,3 +236,26 @@ def test_kernel_profile_times_every_launch_of_the_step(tmp_path):
     launches = {row["kernel"]: row["launches"] for row in profile["kernels"]}
     assert launches == {"sweep_xy": 2, "sweep_yx": 2, "diffuse": 4}  # 4 steps: 2 even, 2 odd; w = 0
     assert all(row["median_ms"] > 0 and row["traffic_bytes"] == 2 * 4 * 2 * 12**3 for row in profile["kernels"])
+
+
+def small_model(shape, limiter: str, vertical_wind: bool, vertical: str):
+    """A model on a grid with one to three cells along some axes: every ghost-cell branch of the
+    kernels (a column shorter than its five-cell window) is taken."""
+    from engine import DispersionModel, Grid, PointSource, Species, Wind, WindProfile
+
+    nz, ny, nx = shape
+    grid = Grid(nx, ny, 20.0, 20.0, np.arange(0.0, 10.0 * (nz + 1), 10.0), dtype="float32", backend="numpy")
+    wind = Wind.from_profiles(grid, [WindProfile(3.0, 230.0, vertical_velocity=0.05 if vertical_wind else 0.0),
+                                     WindProfile(2.0, 40.0)])
+    species = [Species("A", deposition_velocity=0.01, background=1e-9)]
+    sources = [PointSource("stack", {"A": 1.0}, x=10.0 * nx, y=10.0 * ny, height=5.0 * nz)]
+    return DispersionModel(grid, wind, Diffusivity.constant(grid, 3.0, 2.0, 2), species, sources, limiter=limiter,
+                           vertical_diffusion=vertical)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (1, 2, 3), (3, 1, 2), (2, 3, 1), (4, 5, 2), (3, 3, 3)])
+@pytest.mark.parametrize("vertical_wind,vertical", [(True, "implicit"), (False, "auto")])
+def test_cuda_kernels_on_grids_shorter_than_their_stencils(shape, vertical_wind, vertical):
+    reference = small_model(shape, "superbee", vertical_wind, vertical)
+    candidate = with_host_kernels(small_model(shape, "superbee", vertical_wind, vertical))
+    assert_identical_runs(reference, candidate, 0.9 * reference.stable_dt(), 4)
