@@ -109,7 +109,7 @@ def test_precision_and_limiter_reach_the_compiler_exactly():
 
 def test_every_kernel_has_its_signature_parsed():
     signatures = KernelSet(np.float32, 1).signatures
-    assert set(signatures) == {"sweep_xy", "sweep_yx", "sweep_z", "diffuse", "vertical_implicit"}
+    assert set(signatures) == {"sweep_xy", "sweep_yx", "sweep_z", "diffuse", "vertical_implicit", "tiled_step"}
     assert [p.name for p in signatures["sweep_xy"]] == [p.name for p in signatures["sweep_yx"]]
     assert signatures["diffuse"][-4].base == "unsigned char" and signatures["diffuse"][-4].pointer
 
@@ -131,8 +131,8 @@ def test_cuda_source_compiles_for_hopper_and_ampere_without_register_spills():
                 except Exception as exc:  # the log says why
                     pytest.fail(f"{arch} {np.dtype(dtype)} limiter {code}: {exc}\n{nvrtc.getProgramLog(program)}")
                 log = nvrtc.getProgramLog(program)
-                assert log.count("Compiling entry function") == 5
-                assert log.count("bytes spill stores") == 5
+                assert log.count("Compiling entry function") == 6
+                assert log.count("bytes spill stores") == 6
                 spills = [line for line in log.splitlines() if "spill stores" in line and " 0 bytes spill" not in line]
                 assert not spills, f"{arch} {np.dtype(dtype)} limiter {code}: {spills}"
 
@@ -234,7 +234,7 @@ def test_kernel_profile_times_every_launch_of_the_step(tmp_path):
     assert profile_main(["--n", "12", "--members", "2", "--steps", "4", "--host", "--json", str(report)]) == 0
     profile = json.loads(report.read_text())
     launches = {row["kernel"]: row["launches"] for row in profile["kernels"]}
-    assert launches == {"sweep_xy": 2, "sweep_yx": 2, "diffuse": 4}  # 4 steps: 2 even, 2 odd; w = 0
+    assert launches == {"tiled_step": 4}  # no vertical wind: the whole step is one kernel
     assert all(row["median_ms"] > 0 and row["traffic_bytes"] == 2 * 4 * 2 * 12**3 for row in profile["kernels"])
 
 
@@ -259,3 +259,51 @@ def test_cuda_kernels_on_grids_shorter_than_their_stencils(shape, vertical_wind,
     reference = small_model(shape, "superbee", vertical_wind, vertical)
     candidate = with_host_kernels(small_model(shape, "superbee", vertical_wind, vertical))
     assert_identical_runs(reference, candidate, 0.9 * reference.stable_dt(), 4)
+
+
+def plane_deformation_model(shape, limiter: str, building: bool, vertical: str):
+    """u = a(x - x0), v = -a(y - y0), w = 0 over several tiles of the one-pass kernel (a partial
+    tile at the far edges): divergence-free with divergent sweeps, so the correction is active,
+    the wind changes sign in x and y, and every tile edge and domain edge is crossed."""
+    from engine import DispersionModel, Grid, PointSource, Species, Wind
+
+    nz, ny, nx = shape
+    grid = Grid(nx, ny, 20.0, 20.0, np.arange(0.0, 8.0 * (nz + 1), 8.0), dtype="float32", backend="numpy")
+    if building:
+        grid.add_box(300, 420, 100, 180, 12.0)
+    rate = 0.003  # 1/s
+    x_faces = np.arange(nx + 1) * grid.dx
+    y_faces = np.arange(ny + 1) * grid.dy
+    u = np.broadcast_to(rate * (x_faces - 0.4 * x_faces[-1]), (1, nz, ny, nx + 1))
+    v = np.broadcast_to(-rate * (y_faces - 0.6 * y_faces[-1])[:, None], (1, nz, ny + 1, nx))
+    wind = Wind(grid, u, v, np.zeros((1, nz + 1, ny, nx)))
+    species = [Species("A", deposition_velocity=0.01, background=1e-9), Species("B")]
+    sources = [PointSource("stack", {"A": 1.0, "B": 0.5}, x=0.5 * nx * 20.0, y=0.45 * ny * 20.0, height=6.0)]
+    return DispersionModel(grid, wind, Diffusivity.constant(grid, 4.0, 1.5, 1), species, sources, limiter=limiter,
+                           vertical_diffusion=vertical)
+
+
+@pytest.mark.parametrize("limiter,building,vertical", [("mc", False, "auto"), ("minmod", True, "implicit"),
+                                                       ("vanleer", True, "auto")])
+def test_one_pass_kernel_over_many_tiles_with_the_divergence_correction(limiter, building, vertical):
+    reference = plane_deformation_model((5, 21, 70), limiter, building, vertical)
+    candidate = with_host_kernels(plane_deformation_model((5, 21, 70), limiter, building, vertical))
+    assert reference.transport._correct_divergence == (not building)
+    assert not candidate.transport._fused.sweep_z and candidate.transport._fused.tiled
+    assert_identical_runs(reference, candidate, 0.9 * reference.stable_dt(), 6)
+
+
+def test_one_pass_and_two_pass_kernels_give_the_same_floats():
+    """The tiled kernel and the sweep + diffuse kernels are two schedules of one computation."""
+    fused, rng = random_sweeps(np, HostKernels, sweep_z=False)
+    field = rng.uniform(0.5, 1.5, (2, 2, 6, 9, 11)).astype(np.float32)
+    conductance = rng.uniform(0.1, 0.5, (2, 5, 1, 1)).astype(np.float32)
+    deposition = rng.uniform(0.0, 1e-3, (2, 6, 9, 11)).astype(np.float32)
+    for parity in (0, 1):
+        for vertical in (None, (conductance, deposition)):
+            fused.tiled = True
+            one_pass, outflow_one = fused.apply(field, 0.7, parity, vertical=vertical)
+            fused.tiled = False
+            two_pass, outflow_two = fused.apply(field, 0.7, parity, vertical=vertical)
+            assert np.array_equal(one_pass, two_pass)
+            np.testing.assert_allclose(outflow_one, outflow_two, rtol=1e-12)

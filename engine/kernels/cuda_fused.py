@@ -1,15 +1,19 @@
 """The advective sweeps, horizontal and explicit vertical diffusion of one step as fused CUDA
 kernels (CuPy), the GPU twin of :class:`engine.kernels.numba_fused.FusedSweeps`.
 
-The same operators, order and arithmetic as :meth:`engine.transport.step.Transport.step`, in two
-passes over the field per step where the wind has no vertical component (three with one):
+The same operators, order and arithmetic as :meth:`engine.transport.step.Transport.step`
+(``engine/kernels/cuda/transport.cu``):
 
-* even steps: ``sweep_xy`` (x then y sweep), ``sweep_z``, then ``diffuse``;
-* odd steps: ``sweep_z``, ``sweep_yx`` (y then x sweep), then ``diffuse``;
+* without vertical wind, one kernel per step, ``tiled_step``: each block takes a tile of every
+  level of a field and marches up the levels, the tile and its halo going through shared memory
+  (x then y sweep on even steps, y then x on odd ones, horizontal diffusion, and the vertical
+  diffusion with deposition of the level below in registers): one read and one write of every
+  cell per step;
+* with vertical wind, ``sweep_xy`` then ``sweep_z`` (even steps) or ``sweep_z`` then ``sweep_yx``
+  (odd steps), then ``diffuse``: a thread marching a column each, one pass per kernel.
 
-where ``diffuse`` is horizontal diffusion of each level and, where the step takes it explicitly,
-forward-Euler vertical diffusion with deposition (``engine/kernels/cuda/transport.cu``). Nothing
-is read back to the host: the boundary outflow stays on the device as float64 per field.
+Nothing is read back to the host: the boundary outflow stays on the device as float64 per field.
+The implicit vertical solve, where the step takes it, is :class:`CudaVerticalSolve`.
 
 The kernel set is pluggable (:mod:`engine.kernels.cuda_kernels`): :class:`CupyKernels` on a GPU,
 :class:`HostKernels` to run the very same kernels on the CPU, one thread after another, which is
@@ -24,7 +28,7 @@ from typing import Callable
 import numpy as np
 
 from ..transport.diffusion import column_layout
-from .cuda_kernels import THREADS, CupyKernels, KernelSet
+from .cuda_kernels import THREADS, TILE_X, TILE_Y, CupyKernels, KernelSet
 
 #: Limiter name → the source's ``LIMITER`` code (the same codes as the Numba kernels).
 LIMITER_CODES = {"upwind": 0, "minmod": 1, "mc": 2, "superbee": 3, "vanleer": 4}
@@ -51,14 +55,18 @@ class CudaFusedSweeps:
     kernels:
         ``kernels(dtype, limiter_code)`` → a :class:`~engine.kernels.cuda_kernels.KernelSet`
         (default :class:`~engine.kernels.cuda_kernels.CupyKernels`).
+    tiled:
+        Without vertical wind, run the whole step as the one-pass ``tiled_step`` (default), else
+        as ``sweep_xy``/``sweep_yx`` then ``diffuse`` (two passes; the same floats).
     """
 
     def __init__(self, u, v, w, divergences, sweep_z: bool, kh, dx: float, dy: float, dz: np.ndarray,
                  background: np.ndarray, limiter: str, open_x=None, open_y=None, xp=None,
-                 kernels: Callable[..., KernelSet] = CupyKernels):
+                 kernels: Callable[..., KernelSet] = CupyKernels, tiled: bool = True):
         if xp is None:
             import cupy as xp  # noqa: PLC0415 - optional dependency
         self.xp = xp
+        self.tiled = bool(tiled)
         dtype = np.dtype(u.dtype)
         self.dtype = dtype
         members, nz, ny, _ = u.shape
@@ -137,14 +145,18 @@ class CudaFusedSweeps:
         self._prepared = (vertical, arguments)
         return arguments
 
+    def _diffusion_arguments(self, diffusion_dt: float) -> tuple:
+        """``(use_horizontal, kh, gain_x, gain_y, use_masks, open_x, open_y)`` of the kernels."""
+        kind = self.dtype.type
+        return (int(self.use_diffusion), self.kh, kind(diffusion_dt / (self.dx * self.dx)),
+                kind(diffusion_dt / (self.dy * self.dy)), int(self.use_masks), self.open_x, self.open_y)
+
     def _diffuse(self, src, dst, species: int, diffusion_dt: float, vertical_arguments, step: float,
                  flush: bool = False) -> None:
         fields, nz, ny, nx = src.shape
-        kind = self.dtype.type
         self.kernels.launch("diffuse", (math.ceil(nx / THREADS), ny, fields), (
-            src, dst, species, nz, ny, nx, int(self.use_diffusion), self.kh, kind(diffusion_dt / (self.dx * self.dx)),
-            kind(diffusion_dt / (self.dy * self.dy)), int(self.use_masks), self.open_x, self.open_y,
-            *vertical_arguments, self.dz_real, step, int(flush)))
+            src, dst, species, nz, ny, nx, *self._diffusion_arguments(diffusion_dt), *vertical_arguments,
+            self.dz_real, step, int(flush)))
 
     def diffuse(self, field, dt: float, out):
         """One explicit horizontal diffusion step of ``dt`` seconds from ``field`` into ``out``
@@ -179,6 +191,14 @@ class CudaFusedSweeps:
         div_x, div_y, div_z = self.divergences[parity % 2]
         vertical_arguments = self._vertical_arguments(vertical, species, nz)
         finishing = self.use_diffusion or vertical_arguments[0]
+        if not self.sweep_z and finishing and self.tiled:
+            partial = self._buffer(2, (fields, ny, nx), np.float64)
+            self.kernels.launch("tiled_step", (math.ceil(nx / TILE_X), math.ceil(ny / TILE_Y), fields), (
+                source, target, parity % 2, self.u, self.u_full, self.v, self.v_full, div_x, div_y,
+                int(self.use_correction), self.background, species, nz, ny, nx, step, kind(dt / self.dx),
+                kind(dt / self.dy), kind(1.0 / self.dx), kind(1.0 / self.dy), self.dx, self.dy, self.dz64,
+                *self._diffusion_arguments(diffusion_dt), *vertical_arguments, self.dz_real, int(flush), partial))
+            return out, (partial.reshape(fields, -1).sum(axis=1) * dt).reshape(members, species)
         vertical_sweep = ["z"] if self.sweep_z else []
         stages = (vertical_sweep + ["yx"]) if parity % 2 else (["xy"] + vertical_sweep)
         # The last stage writes into the result; the others into two buffers kept between steps.

@@ -30,8 +30,15 @@ import numpy as np
 
 SOURCE_PATH = Path(__file__).with_name("cuda") / "transport.cu"
 
-#: Threads per block along x; every kernel's block is (THREADS, 1, 1).
+#: Threads per block along x; every kernel's block is (THREADS, 1, 1), but those of the tiled
+#: (cooperative) kernels, named ``tiled_*``, which take TILE_X × TILE_Y threads (the source's sizes).
 THREADS = 128
+TILE_X, TILE_Y = 32, 8
+
+
+def block_threads(name: str) -> int:
+    """Threads per block of kernel ``name``."""
+    return TILE_X * TILE_Y if name.startswith("tiled_") else THREADS
 
 _C_TYPES = {"int": np.int32, "double": np.float64, "unsigned char": np.uint8}
 
@@ -117,7 +124,7 @@ class KernelSet:
         return converted
 
     def launch(self, name: str, grid: tuple[int, int, int], args: tuple) -> None:
-        """Run kernel ``name`` on a grid of ``grid`` blocks of :data:`THREADS` threads."""
+        """Run kernel ``name`` on a grid of ``grid`` blocks of :func:`block_threads` threads."""
         if min(grid) < 1:
             return
         if grid[1] > 65535 or grid[2] > 65535:
@@ -146,16 +153,21 @@ class CupyKernels(KernelSet):
         function = self._functions.get(name)
         if function is None:
             function = self._functions[name] = self._module.get_function(name)
-        function(grid, (THREADS, 1, 1), tuple(args))
+        function(grid, (block_threads(name), 1, 1), tuple(args))
 
 
 _HOST_HEADER = r"""
-// CUDA's built-in launch variables and qualifiers for a serial host build.
+// CUDA's built-in launch variables and qualifiers for a serial host build: a block's shared
+// memory is a static array (blocks run one after another), a tiled kernel's phases loop over
+// the block's threads (HOST_SERIAL).
+#define HOST_SERIAL 1
 struct host_dim3 { unsigned int x, y, z; };
 static host_dim3 threadIdx, blockIdx, blockDim, gridDim;
 #define __global__
 #define __device__
 #define __forceinline__ inline
+#define __shared__ static
+#define __syncthreads()
 """
 
 _HOST_CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double,
@@ -203,11 +215,14 @@ class HostKernels(KernelSet):
         entries = []
         for name, parameters in self.signatures.items():
             call = ", ".join(f"*({p.c_type}*)args[{n}]" for n, p in enumerate(parameters))
+            # A tiled kernel is called once per block (its phases loop over the threads), any
+            # other once per thread.
+            threads = "1" if name.startswith("tiled_") else "bx"
             entries.append(
                 f'extern "C" void launch_{name}(unsigned gx, unsigned gy, unsigned gz, unsigned bx, void** args) {{\n'
                 "    gridDim = {gx, gy, gz}; blockDim = {bx, 1, 1};\n"
                 "    for (unsigned z = 0; z < gz; ++z) for (unsigned y = 0; y < gy; ++y)\n"
-                "    for (unsigned x = 0; x < gx; ++x) for (unsigned t = 0; t < bx; ++t) {\n"
+                f"    for (unsigned x = 0; x < gx; ++x) for (unsigned t = 0; t < {threads}; ++t) {{\n"
                 "        blockIdx = {x, y, z}; threadIdx = {t, 0, 0};\n"
                 f"        {name}({call});\n"
                 "    }\n}\n")
@@ -222,4 +237,4 @@ class HostKernels(KernelSet):
                 holders.append(_HOST_CTYPES[np.dtype(type(value))](value))
         pointers = (ctypes.c_void_p * len(holders))(*[ctypes.cast(ctypes.pointer(h), ctypes.c_void_p) for h in holders])
         getattr(self._library, f"launch_{name}")(ctypes.c_uint(grid[0]), ctypes.c_uint(grid[1]),
-                                                 ctypes.c_uint(grid[2]), ctypes.c_uint(THREADS), pointers)
+                                                 ctypes.c_uint(grid[2]), ctypes.c_uint(block_threads(name)), pointers)

@@ -386,24 +386,53 @@ extern "C" __global__ void sweep_z(const real* __restrict__ src, const real* __r
 
 // Explicit horizontal diffusion of cell (j, i) of a plane, the reference's order of operations:
 // a missing neighbour at the domain edge, or a closed face (masks), contributes a zero flux.
-__device__ __forceinline__ real horizontal(const real* p, int j, int i, int ny, int nx, real kk, real gain_x,
-                                           real gain_y, int use_masks, const real* open_x, const real* open_y)
+// `centre` points at the cell, its rows `stride` apart (the plane's nx, or a tile's width); the
+// masks open_x (ny, nx-1) and open_y (ny-1, nx) are the level's.
+__device__ __forceinline__ real horizontal(const real* centre, index_t stride, int j, int i, int ny, int nx, real kk,
+                                           real gain_x, real gain_y, int use_masks, const real* open_x,
+                                           const real* open_y)
 {
-    index_t at = (index_t)j * nx + i;
-    real value = p[at];
-    int north = j < ny - 1 ? j + 1 : j;
-    int south = j > 0 ? j - 1 : j;
-    real east = i < nx - 1 ? kk * (p[at + 1] - value) : ZERO;
-    real west = i > 0 ? kk * (value - p[at - 1]) : ZERO;
-    real up = kk * (p[(index_t)north * nx + i] - value);
-    real down = kk * (value - p[(index_t)south * nx + i]);
+    real value = centre[0];
+    real east = i < nx - 1 ? kk * (centre[1] - value) : ZERO;
+    real west = i > 0 ? kk * (value - centre[-1]) : ZERO;
+    real up = kk * ((j < ny - 1 ? centre[stride] : value) - value);
+    real down = kk * (value - (j > 0 ? centre[-stride] : value));
     if (use_masks) {
+        index_t at = (index_t)j * nx + i;
         east = i < nx - 1 ? east * open_x[(index_t)j * (nx - 1) + i] : ZERO;
         west = i > 0 ? west * open_x[(index_t)j * (nx - 1) + i - 1] : ZERO;
         up = j < ny - 1 ? up * open_y[at] : ZERO;
         down = j > 0 ? down * open_y[at - nx] : ZERO;
     }
     return value + gain_x * east - gain_x * west + gain_y * up - gain_y * down;
+}
+
+// Forward-Euler vertical diffusion of level k's cell (j, i) from its horizontally diffused value
+// and those of the levels above and below (the cell's own at the top and the bottom), then
+// deposition implicit in time; arrays as for `diffuse`. With flush, a subnormal result is 0.
+__device__ __forceinline__ real vertical_cell(real here, real above, real below, int k, int nz, int member, int kind,
+                                              int faces, const real* conductance, int conductance_full,
+                                              const real* deposition, int deposition_full,
+                                              const unsigned char* depositing, const real* dz_real, real step, int j,
+                                              int i, int ny, int nx, int flush)
+{
+    index_t level = (index_t)ny * nx;
+    index_t cell = (index_t)j * nx + i;
+    index_t column_cells = conductance_full ? level : 1;
+    index_t column_at = conductance_full ? cell : 0;
+    index_t deposition_cells = deposition_full ? level : 1;
+    index_t deposition_at = deposition_full ? cell : 0;
+    real inverse_width = ONE / dz_real[k];
+    int up = k < nz - 2 ? k : (nz - 2 > 0 ? nz - 2 : 0);
+    int down = k > 0 ? k - 1 : 0;
+    real gain_up = step * conductance[((index_t)member * faces + up) * column_cells + column_at];
+    real gain_down = step * conductance[((index_t)member * faces + down) * column_cells + column_at];
+    real keep = depositing[kind * nz + k]
+                    ? ONE + step * deposition[((index_t)kind * nz + k) * deposition_cells + deposition_at]
+                    : ONE;
+    real value = (here + gain_up * (above - here) * inverse_width - gain_down * (here - below) * inverse_width) / keep;
+    if (flush && rabs(value) < (real)(REAL_TINY)) value = ZERO;
+    return value;
 }
 
 // Horizontal diffusion of every level (use_horizontal), then, with `vertical`, forward-Euler
@@ -432,11 +461,7 @@ extern "C" __global__ void diffuse(const real* __restrict__ src, real* __restric
     index_t first = plane_offset(field, 0, nz, ny, nx);
     index_t cell = (index_t)j * nx + i;
     int faces = nz > 1 ? nz - 1 : 1;
-    index_t column_cells = conductance_full ? level : 1;
-    index_t column_at = conductance_full ? cell : 0;
-    index_t deposition_cells = deposition_full ? level : 1;
-    index_t deposition_at = deposition_full ? cell : 0;
-#define H(k) (use_horizontal ? horizontal(src + first + (k) * level, j, i, ny, nx, kh[member * nz + (k)], gain_x, \
+#define H(k) (use_horizontal ? horizontal(src + first + (k) * level + cell, nx, j, i, ny, nx, kh[member * nz + (k)], gain_x, \
                                           gain_y, use_masks, open_x + (use_masks ? (k) * (index_t)ny * (nx - 1) : 0), \
                                           open_y + (use_masks ? (k) * (index_t)(ny - 1) * nx : 0)) \
                              : src[first + (k) * level + cell])
@@ -446,17 +471,11 @@ extern "C" __global__ void diffuse(const real* __restrict__ src, real* __restric
         real above = k < nz - 1 ? H(k + 1) : here;
         real value = here;
         if (vertical) {
-            real inverse_width = ONE / dz_real[k];
-            int up = k < nz - 2 ? k : (nz - 2 > 0 ? nz - 2 : 0);
-            int down = k > 0 ? k - 1 : 0;
-            real gain_up = step * conductance[((index_t)member * faces + up) * column_cells + column_at];
-            real gain_down = step * conductance[((index_t)member * faces + down) * column_cells + column_at];
-            real keep = depositing[kind * nz + k]
-                            ? ONE + step * deposition[((index_t)kind * nz + k) * deposition_cells + deposition_at]
-                            : ONE;
-            value = (here + gain_up * (above - here) * inverse_width - gain_down * (here - below) * inverse_width) / keep;
+            value = vertical_cell(here, above, below, k, nz, member, kind, faces, conductance, conductance_full,
+                                  deposition, deposition_full, depositing, dz_real, step, j, i, ny, nx, flush);
+        } else if (flush && rabs(value) < (real)(REAL_TINY)) {
+            value = ZERO;
         }
-        if (flush && rabs(value) < (real)(REAL_TINY)) value = ZERO;  // the end-of-step flush, for free
         dst[first + k * level + cell] = value;
         below = here;
         here = above;
@@ -531,5 +550,262 @@ extern "C" __global__ void vertical_implicit(const real* __restrict__ src, real*
         dst[column + finish * level] = value;
         above = here;
         here = below;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The whole step in one pass where the wind has no vertical component: a block of TILE_X x
+// TILE_Y threads owns that tile of every level of one field and marches up the levels; per level
+// the tile and a halo of 3 cells (2 for the sweeps, 1 for diffusion) go through shared memory:
+//   load -> first sweep (x, or y on odd steps) -> ghosts -> second sweep -> horizontal diffusion
+// of each thread's own cell, whose vertical diffusion with deposition runs one level behind on
+// values the thread keeps in registers. Each cell is read from and written to memory once per
+// step; halo cells are read again by the neighbouring blocks, mostly from L2.
+//
+// The phases are separated by barriers. So that the host build can run it (one thread after
+// another), the kernel is written in phases: BLOCK_PHASE { ... } is one thread's share on the
+// device and, on the host, a loop over the block's threads; a value a thread keeps across phases
+// is declared with THREAD_VALUE and read as MINE(name). Kernels written this way are named
+// tiled_* and launched with TILE_THREADS threads per block.
+#define TILE_X 32
+#define TILE_Y 8
+#define TILE_THREADS (TILE_X * TILE_Y)
+#define HALO 3
+#define RAW_X (TILE_X + 2 * HALO)
+#define RAW_Y (TILE_Y + 2 * HALO)
+#define MID_X (TILE_X + 2)
+#define MID_Y (TILE_Y + 2)
+
+#ifdef HOST_SERIAL
+#define BLOCK_PHASE for (int thread_ = 0; thread_ < TILE_THREADS; ++thread_)
+#define THREAD thread_
+#define BLOCK_SYNC
+#define THREAD_VALUE(type, name) type name[TILE_THREADS]
+#define MINE(name) name[thread_]
+#else
+#define BLOCK_PHASE
+#define THREAD ((int)threadIdx.x)
+#define BLOCK_SYNC __syncthreads()
+#define THREAD_VALUE(type, name) type name
+#define MINE(name) name
+#endif
+
+// x sweep of the cell at (r, c) of a tile whose row r holds the row's cells from column c-2 to
+// c+2 (ghosts included): x_update on the five.
+__device__ __forceinline__ real tile_x(const real* row, int c, real u_low, real u_high, real rate, real inverse_width,
+                                       real step, real correction, real* flux_low, real* flux_high)
+{
+    return x_update(row + c - 2, u_low, u_high, rate, inverse_width, step, correction, flux_low, flux_high);
+}
+
+// y sweep of a cell from its column's cells j-2 .. j+2 (c0 .. c4) and the velocities of the faces
+// below and above it: the same floats as column_step.
+__device__ __forceinline__ real y_update(real c0, real c1, real c2, real c3, real c4, real v_low, real v_high,
+                                         real rate, real inverse_width, real step, real correction, real* flux_low,
+                                         real* flux_high)
+{
+    real s_below = cell_slope(c0, c1, c2);
+    real s_here = cell_slope(c1, c2, c3);
+    real s_above = cell_slope(c2, c3, c4);
+    *flux_low = face_flux(v_low, c1, s_below, c2, s_here, rate, rate);
+    *flux_high = face_flux(v_high, c2, s_here, c3, s_above, rate, rate);
+    return swept(c2, *flux_low, *flux_high, inverse_width, step, correction);
+}
+
+// order 0 (even steps): x then y sweep; 1 (odd steps): y then x. Then horizontal diffusion
+// (use_horizontal), then with `vertical` forward-Euler vertical diffusion with deposition, as
+// `diffuse` does; outflow (fields, ny, nx) receives each column's boundary outflow. Grid
+// (ceil(nx / TILE_X), ceil(ny / TILE_Y), fields), TILE_THREADS threads per block.
+extern "C" __global__ void tiled_step(const real* __restrict__ src, real* __restrict__ dst, int order,
+                                      const real* __restrict__ u, int u_full, const real* __restrict__ v, int v_full,
+                                      const real* __restrict__ div_x, const real* __restrict__ div_y, int correct,
+                                      const real* __restrict__ background, int species, int nz, int ny, int nx,
+                                      real step, real rate_x, real rate_y, real inverse_dx, real inverse_dy,
+                                      double dx, double dy, const double* __restrict__ dz, int use_horizontal,
+                                      const real* __restrict__ kh, real gain_x, real gain_y, int use_masks,
+                                      const real* __restrict__ open_x, const real* __restrict__ open_y,
+                                      int vertical, const real* __restrict__ conductance, int conductance_full,
+                                      const real* __restrict__ deposition, int deposition_full,
+                                      const unsigned char* __restrict__ depositing,
+                                      const real* __restrict__ dz_real, int flush, double* __restrict__ outflow)
+{
+    __shared__ real raw[RAW_Y][RAW_X];     // the level's cells around the tile (tile coordinates + HALO)
+    __shared__ real first[RAW_Y][RAW_X];   // after the first sweep, same coordinates
+    __shared__ real second[MID_Y][MID_X];  // after the second sweep (tile coordinates + 1)
+    __shared__ real x_low[TILE_Y], x_high[TILE_Y], y_low[TILE_X], y_high[TILE_X];  // boundary fluxes
+    THREAD_VALUE(real, below);
+    THREAD_VALUE(real, here);
+    THREAD_VALUE(double, net);
+    const int i0 = blockIdx.x * TILE_X;
+    const int j0 = blockIdx.y * TILE_Y;
+    const int field = blockIdx.z;
+    const int member = field / species;
+    const int kind = field % species;
+    const real bg = background[kind];
+    const index_t level = (index_t)ny * nx;
+    const index_t u_stride = u_full ? nx + 1 : 0;
+    const index_t v_stride = v_full ? nx : 0;
+    const int faces = nz > 1 ? nz - 1 : 1;
+    BLOCK_PHASE { MINE(net) = 0.0; MINE(below) = ZERO; MINE(here) = ZERO; }
+    for (int k = 0; k < nz; ++k) {
+        const index_t plane = plane_offset(field, k, nz, ny, nx);
+        const index_t corrections = plane_offset(member, k, nz, ny, nx);
+        const real* cells = src + plane;
+        const real* u_plane = u + velocity_row(member, k, nz, 0, u_full, ny, nx + 1);
+        const real* v_plane = v + velocity_row(member, k, nz, 0, v_full, ny + 1, nx);
+        BLOCK_SYNC;  // the previous level's tiles are no longer read
+        BLOCK_PHASE {
+            // Cells of the domain, and the ghosts the first sweep needs: beyond the x edges
+            // (order 0), beyond the y edges (order 1); bg where the boundary face lets air in.
+            for (int e = THREAD; e < RAW_Y * RAW_X; e += TILE_THREADS) {
+                int r = e / RAW_X, c = e % RAW_X;
+                int j = j0 - HALO + r, i = i0 - HALO + c;
+                real value = ZERO;
+                if (order == 0 && j >= 0 && j < ny) {
+                    const real* u_row = u_plane + j * u_stride;
+                    if (i < 0) value = u_row[0] > ZERO ? bg : cells[(index_t)j * nx];
+                    else if (i >= nx) value = u_row[nx] < ZERO ? bg : cells[(index_t)j * nx + nx - 1];
+                    else value = cells[(index_t)j * nx + i];
+                } else if (order == 1 && i >= 0 && i < nx) {
+                    if (j < 0) value = v_plane[i] > ZERO ? bg : cells[i];
+                    else if (j >= ny) value = v_plane[ny * v_stride + i] < ZERO ? bg : cells[(index_t)(ny - 1) * nx + i];
+                    else value = cells[(index_t)j * nx + i];
+                }
+                raw[r][c] = value;
+            }
+        }
+        BLOCK_SYNC;
+        BLOCK_PHASE {
+            // The first sweep: x on rows j0-3 .. j0+TY+2 and columns i0-1 .. i0+TX, or y on rows
+            // j0-1 .. j0+TY and columns i0-3 .. i0+TX+2 (what the second sweep reads).
+            int rows = order == 0 ? RAW_Y : MID_Y;
+            int cols = order == 0 ? MID_X : RAW_X;
+            for (int e = THREAD; e < rows * cols; e += TILE_THREADS) {
+                int r = e / cols + (order == 0 ? 0 : HALO - 1);
+                int c = e % cols + (order == 0 ? HALO - 1 : 0);
+                int j = j0 - HALO + r, i = i0 - HALO + c;
+                if (j < 0 || j >= ny || i < 0 || i >= nx) continue;
+                index_t at = (index_t)j * nx + i;
+                real low, high, value;
+                if (order == 0) {
+                    const real* u_row = u_plane + j * u_stride;
+                    real correction = correct ? cells[at] * div_x[corrections + at] : ZERO;
+                    value = tile_x(raw[r], c, u_row[i], u_row[i + 1], rate_x, inverse_dx, step, correction, &low,
+                                   &high);
+                    if (j >= j0 && j < j0 + TILE_Y) {
+                        if (i == 0) x_low[j - j0] = low;
+                        if (i == nx - 1) x_high[j - j0] = high;
+                    }
+                } else {
+                    real correction = correct ? cells[at] * div_y[corrections + at] : ZERO;
+                    value = y_update(raw[r - 2][c], raw[r - 1][c], raw[r][c], raw[r + 1][c], raw[r + 2][c],
+                                     v_plane[j * v_stride + i], v_plane[(j + 1) * v_stride + i], rate_y, inverse_dy,
+                                     step, correction, &low, &high);
+                    if (i >= i0 && i < i0 + TILE_X) {
+                        if (j == 0) y_low[i - i0] = low;
+                        if (j == ny - 1) y_high[i - i0] = high;
+                    }
+                }
+                first[r][c] = value;
+            }
+        }
+        BLOCK_SYNC;
+        BLOCK_PHASE {
+            // The second sweep's ghosts, from the first sweep's edge cells: rows beyond the y
+            // edges (order 0), columns beyond the x edges (order 1).
+            int rows = order == 0 ? RAW_Y : MID_Y;
+            int cols = order == 0 ? MID_X : RAW_X;
+            for (int e = THREAD; e < rows * cols; e += TILE_THREADS) {
+                int r = e / cols + (order == 0 ? 0 : HALO - 1);
+                int c = e % cols + (order == 0 ? HALO - 1 : 0);
+                int j = j0 - HALO + r, i = i0 - HALO + c;
+                if (order == 0 && i >= 0 && i < nx && (j < 0 || j >= ny)) {
+                    first[r][c] = j < 0 ? (v_plane[i] > ZERO ? bg : first[HALO - j0][c])
+                                        : (v_plane[ny * v_stride + i] < ZERO ? bg : first[ny - 1 - j0 + HALO][c]);
+                } else if (order == 1 && j >= 0 && j < ny && (i < 0 || i >= nx)) {
+                    const real* u_row = u_plane + j * u_stride;
+                    first[r][c] = i < 0 ? (u_row[0] > ZERO ? bg : first[r][HALO - i0])
+                                        : (u_row[nx] < ZERO ? bg : first[r][nx - 1 - i0 + HALO]);
+                }
+            }
+        }
+        BLOCK_SYNC;
+        BLOCK_PHASE {
+            // The second sweep on rows j0-1 .. j0+TY and columns i0-1 .. i0+TX.
+            for (int e = THREAD; e < MID_Y * MID_X; e += TILE_THREADS) {
+                int r = e / MID_X + HALO - 1, c = e % MID_X + HALO - 1;  // in `first`'s coordinates
+                int j = j0 - HALO + r, i = i0 - HALO + c;
+                if (j < 0 || j >= ny || i < 0 || i >= nx) continue;
+                index_t at = (index_t)j * nx + i;
+                real low, high, value;
+                if (order == 0) {
+                    real correction = correct ? cells[at] * div_y[corrections + at] : ZERO;
+                    value = y_update(first[r - 2][c], first[r - 1][c], first[r][c], first[r + 1][c], first[r + 2][c],
+                                     v_plane[j * v_stride + i], v_plane[(j + 1) * v_stride + i], rate_y, inverse_dy,
+                                     step, correction, &low, &high);
+                    if (i >= i0 && i < i0 + TILE_X) {
+                        if (j == 0) y_low[i - i0] = low;
+                        if (j == ny - 1) y_high[i - i0] = high;
+                    }
+                } else {
+                    const real* u_row = u_plane + j * u_stride;
+                    real correction = correct ? cells[at] * div_x[corrections + at] : ZERO;
+                    value = tile_x(first[r], c, u_row[i], u_row[i + 1], rate_x, inverse_dx, step, correction, &low,
+                                   &high);
+                    if (j >= j0 && j < j0 + TILE_Y) {
+                        if (i == 0) x_low[j - j0] = low;
+                        if (i == nx - 1) x_high[j - j0] = high;
+                    }
+                }
+                second[r - HALO + 1][c - HALO + 1] = value;
+            }
+        }
+        BLOCK_SYNC;
+        BLOCK_PHASE {
+            // Each thread's own cell: outflow, horizontal diffusion, and the vertical step of
+            // the level below, which now has both neighbours.
+            int ty = THREAD / TILE_X, tx = THREAD % TILE_X;
+            int j = j0 + ty, i = i0 + tx;
+            if (j < ny && i < nx) {
+                double net_x = (i == nx - 1 ? (double)x_high[ty] : 0.0) - (i == 0 ? (double)x_low[ty] : 0.0);
+                double net_y = (j == ny - 1 ? (double)y_high[tx] : 0.0) - (j == 0 ? (double)y_low[tx] : 0.0);
+                MINE(net) += dz[k] * (net_x * dy + net_y * dx);
+                const real* centre = &second[ty + 1][tx + 1];
+                real h = use_horizontal
+                             ? horizontal(centre, MID_X, j, i, ny, nx, kh[member * nz + k], gain_x, gain_y, use_masks,
+                                          open_x + (use_masks ? k * (index_t)ny * (nx - 1) : 0),
+                                          open_y + (use_masks ? k * (index_t)(ny - 1) * nx : 0))
+                             : centre[0];
+                index_t cell = (index_t)j * nx + i;
+                if (!vertical) {
+                    if (flush && rabs(h) < (real)(REAL_TINY)) h = ZERO;
+                    dst[plane + cell] = h;
+                } else if (k == 0) {
+                    MINE(here) = h;
+                    MINE(below) = h;
+                } else {
+                    dst[plane - level + cell] = vertical_cell(MINE(here), h, MINE(below), k - 1, nz, member, kind,
+                                                              faces, conductance, conductance_full, deposition,
+                                                              deposition_full, depositing, dz_real, step, j, i, ny,
+                                                              nx, flush);
+                    MINE(below) = MINE(here);
+                    MINE(here) = h;
+                }
+            }
+        }
+    }
+    BLOCK_PHASE {
+        int ty = THREAD / TILE_X, tx = THREAD % TILE_X;
+        int j = j0 + ty, i = i0 + tx;
+        if (j < ny && i < nx) {
+            index_t cell = (index_t)j * nx + i;
+            if (vertical) {
+                dst[plane_offset(field, nz - 1, nz, ny, nx) + cell] =
+                    vertical_cell(MINE(here), MINE(here), MINE(below), nz - 1, nz, member, kind, faces, conductance,
+                                  conductance_full, deposition, deposition_full, depositing, dz_real, step, j, i, ny,
+                                  nx, flush);
+            }
+            outflow[((index_t)field * ny + j) * nx + i] = MINE(net);
+        }
     }
 }
