@@ -307,3 +307,16 @@ def test_one_pass_and_two_pass_kernels_give_the_same_floats():
             two_pass, outflow_two = fused.apply(field, 0.7, parity, vertical=vertical)
             assert np.array_equal(one_pass, two_pass)
             np.testing.assert_allclose(outflow_one, outflow_two, rtol=1e-12)
+
+
+@pytest.mark.parametrize("segments", [2, 3, 9])
+@pytest.mark.parametrize("vertical", ["auto", "implicit"])
+def test_one_pass_kernel_cut_into_level_segments(segments, vertical):
+    """A block may march only some of the levels (so one field fills a GPU): each segment's edge
+    levels take their vertical step from levels computed again by the segment beside it; the
+    floats must not change, whatever the cut (9 segments: one level each)."""
+    reference = build("numpy", "float32", "mc", True, True, False, vertical)
+    candidate = with_host_kernels(build("numpy", "float32", "mc", True, True, False, vertical))
+    candidate.transport._fused.segments = segments
+    assert candidate.transport.grid.nz == 9
+    assert_identical_runs(reference, candidate, 0.9 * reference.stable_dt(), 6)

@@ -67,6 +67,9 @@ class CudaFusedSweeps:
             import cupy as xp  # noqa: PLC0415 - optional dependency
         self.xp = xp
         self.tiled = bool(tiled)
+        #: Level segments of the one-pass kernel (None: chosen per device, see segments_for).
+        self.segments: int | None = None
+        self._multiprocessors: int | None = None
         dtype = np.dtype(u.dtype)
         self.dtype = dtype
         members, nz, ny, _ = u.shape
@@ -98,6 +101,25 @@ class CudaFusedSweeps:
         self._rates: dict[float, object] = {}
         self._prepared = None
         self._no_vertical = (0, dummy, 0, dummy, 0, xp.zeros((1,), np.uint8))
+
+    #: Blocks per streaming multiprocessor the one-pass kernel aims for (about what fits at once).
+    BLOCKS_PER_SM = 4
+    #: Fewest levels a block of the one-pass kernel marches: each segment recomputes the level on
+    #: either side of it for the vertical step, at most 2/16 of its work.
+    MIN_SEGMENT_LEVELS = 16
+
+    def segments_for(self, blocks: int, nz: int) -> int:
+        """Pieces the levels are cut into so that ``blocks`` tiles (× fields) fill the device
+        (:attr:`segments` when set: the tests choose it)."""
+        if self.segments is not None:
+            return max(1, min(int(self.segments), nz))
+        if self._multiprocessors is None:
+            try:
+                self._multiprocessors = int(self.xp.cuda.Device().attributes["MultiProcessorCount"])
+            except AttributeError:  # NumPy arrays with host kernels: one core runs them all
+                self._multiprocessors = 1
+        wanted = math.ceil(self.BLOCKS_PER_SM * self._multiprocessors / blocks)
+        return max(1, min(wanted, nz // self.MIN_SEGMENT_LEVELS))
 
     def _buffer(self, slot: int, shape: tuple, dtype):
         key = (slot, shape, np.dtype(dtype).str)
@@ -192,12 +214,16 @@ class CudaFusedSweeps:
         vertical_arguments = self._vertical_arguments(vertical, species, nz)
         finishing = self.use_diffusion or vertical_arguments[0]
         if not self.sweep_z and finishing and self.tiled:
-            partial = self._buffer(2, (fields, ny, nx), np.float64)
-            self.kernels.launch("tiled_step", (math.ceil(nx / TILE_X), math.ceil(ny / TILE_Y), fields), (
+            tiles = math.ceil(nx / TILE_X) * math.ceil(ny / TILE_Y)
+            levels = math.ceil(nz / self.segments_for(tiles * fields, nz))
+            segments = math.ceil(nz / levels)
+            partial = self._buffer(2, (fields * segments, ny, nx), np.float64)
+            self.kernels.launch("tiled_step", (math.ceil(nx / TILE_X), math.ceil(ny / TILE_Y), fields * segments), (
                 source, target, parity % 2, self.u, self.u_full, self.v, self.v_full, div_x, div_y,
                 int(self.use_correction), self.background, species, nz, ny, nx, step, kind(dt / self.dx),
                 kind(dt / self.dy), kind(1.0 / self.dx), kind(1.0 / self.dy), self.dx, self.dy, self.dz64,
-                *self._diffusion_arguments(diffusion_dt), *vertical_arguments, self.dz_real, int(flush), partial))
+                *self._diffusion_arguments(diffusion_dt), *vertical_arguments, self.dz_real, int(flush), levels,
+                partial))
             return out, (partial.reshape(fields, -1).sum(axis=1) * dt).reshape(members, species)
         vertical_sweep = ["z"] if self.sweep_z else []
         stages = (vertical_sweep + ["yx"]) if parity % 2 else (["xy"] + vertical_sweep)

@@ -614,8 +614,11 @@ __device__ __forceinline__ real y_update(real c0, real c1, real c2, real c3, rea
 
 // order 0 (even steps): x then y sweep; 1 (odd steps): y then x. Then horizontal diffusion
 // (use_horizontal), then with `vertical` forward-Euler vertical diffusion with deposition, as
-// `diffuse` does; outflow (fields, ny, nx) receives each column's boundary outflow. Grid
-// (ceil(nx / TILE_X), ceil(ny / TILE_Y), fields), TILE_THREADS threads per block.
+// `diffuse` does. Grid (ceil(nx / TILE_X), ceil(ny / TILE_Y), fields * segments), TILE_THREADS
+// threads per block: a block writes levels [s * segment_levels, (s + 1) * segment_levels) of its
+// tile (segments give a single field enough blocks to fill the device), computing one more level
+// on each side where the vertical step needs it; outflow (fields * segments, ny, nx) receives each
+// column's boundary outflow over the block's levels.
 extern "C" __global__ void tiled_step(const real* __restrict__ src, real* __restrict__ dst, int order,
                                       const real* __restrict__ u, int u_full, const real* __restrict__ v, int v_full,
                                       const real* __restrict__ div_x, const real* __restrict__ div_y, int correct,
@@ -627,7 +630,8 @@ extern "C" __global__ void tiled_step(const real* __restrict__ src, real* __rest
                                       int vertical, const real* __restrict__ conductance, int conductance_full,
                                       const real* __restrict__ deposition, int deposition_full,
                                       const unsigned char* __restrict__ depositing,
-                                      const real* __restrict__ dz_real, int flush, double* __restrict__ outflow)
+                                      const real* __restrict__ dz_real, int flush, int segment_levels,
+                                      double* __restrict__ outflow)
 {
     __shared__ real raw[RAW_Y][RAW_X];     // the level's cells around the tile (tile coordinates + HALO)
     __shared__ real first[RAW_Y][RAW_X];   // after the first sweep, same coordinates
@@ -638,7 +642,12 @@ extern "C" __global__ void tiled_step(const real* __restrict__ src, real* __rest
     THREAD_VALUE(double, net);
     const int i0 = blockIdx.x * TILE_X;
     const int j0 = blockIdx.y * TILE_Y;
-    const int field = blockIdx.z;
+    const int segments = (nz + segment_levels - 1) / segment_levels;
+    const int field = blockIdx.z / segments;
+    const int k0 = (blockIdx.z % segments) * segment_levels;
+    const int k1 = k0 + segment_levels < nz ? k0 + segment_levels : nz;
+    const int k_start = vertical && k0 > 0 ? k0 - 1 : k0;
+    const int k_end = vertical && k1 < nz ? k1 + 1 : k1;
     const int member = field / species;
     const int kind = field % species;
     const real bg = background[kind];
@@ -647,7 +656,7 @@ extern "C" __global__ void tiled_step(const real* __restrict__ src, real* __rest
     const index_t v_stride = v_full ? nx : 0;
     const int faces = nz > 1 ? nz - 1 : 1;
     BLOCK_PHASE { MINE(net) = 0.0; MINE(below) = ZERO; MINE(here) = ZERO; }
-    for (int k = 0; k < nz; ++k) {
+    for (int k = k_start; k < k_end; ++k) {
         const index_t plane = plane_offset(field, k, nz, ny, nx);
         const index_t corrections = plane_offset(member, k, nz, ny, nx);
         const real* cells = src + plane;
@@ -769,7 +778,7 @@ extern "C" __global__ void tiled_step(const real* __restrict__ src, real* __rest
             if (j < ny && i < nx) {
                 double net_x = (i == nx - 1 ? (double)x_high[ty] : 0.0) - (i == 0 ? (double)x_low[ty] : 0.0);
                 double net_y = (j == ny - 1 ? (double)y_high[tx] : 0.0) - (j == 0 ? (double)y_low[tx] : 0.0);
-                MINE(net) += dz[k] * (net_x * dy + net_y * dx);
+                if (k >= k0 && k < k1) MINE(net) += dz[k] * (net_x * dy + net_y * dx);
                 const real* centre = &second[ty + 1][tx + 1];
                 real h = use_horizontal
                              ? horizontal(centre, MID_X, j, i, ny, nx, kh[member * nz + k], gain_x, gain_y, use_masks,
@@ -780,14 +789,16 @@ extern "C" __global__ void tiled_step(const real* __restrict__ src, real* __rest
                 if (!vertical) {
                     if (flush && rabs(h) < (real)(REAL_TINY)) h = ZERO;
                     dst[plane + cell] = h;
-                } else if (k == 0) {
+                } else if (k == k_start) {  // level 0's own value stands in for the one below it
                     MINE(here) = h;
                     MINE(below) = h;
                 } else {
-                    dst[plane - level + cell] = vertical_cell(MINE(here), h, MINE(below), k - 1, nz, member, kind,
-                                                              faces, conductance, conductance_full, deposition,
-                                                              deposition_full, depositing, dz_real, step, j, i, ny,
-                                                              nx, flush);
+                    if (k - 1 >= k0) {
+                        dst[plane - level + cell] = vertical_cell(MINE(here), h, MINE(below), k - 1, nz, member, kind,
+                                                                  faces, conductance, conductance_full, deposition,
+                                                                  deposition_full, depositing, dz_real, step, j, i,
+                                                                  ny, nx, flush);
+                    }
                     MINE(below) = MINE(here);
                     MINE(here) = h;
                 }
@@ -799,13 +810,13 @@ extern "C" __global__ void tiled_step(const real* __restrict__ src, real* __rest
         int j = j0 + ty, i = i0 + tx;
         if (j < ny && i < nx) {
             index_t cell = (index_t)j * nx + i;
-            if (vertical) {
+            if (vertical && k1 == nz) {
                 dst[plane_offset(field, nz - 1, nz, ny, nx) + cell] =
                     vertical_cell(MINE(here), MINE(here), MINE(below), nz - 1, nz, member, kind, faces, conductance,
                                   conductance_full, deposition, deposition_full, depositing, dz_real, step, j, i, ny,
                                   nx, flush);
             }
-            outflow[((index_t)field * ny + j) * nx + i] = MINE(net);
+            outflow[((index_t)blockIdx.z * ny + j) * nx + i] = MINE(net);
         }
     }
 }
