@@ -62,7 +62,8 @@ class Parameter:
 def kernel_signatures(source: str) -> dict[str, tuple[Parameter, ...]]:
     """The parameters of every ``extern "C" __global__`` function of ``source``, by kernel name."""
     signatures = {}
-    for name, params in re.findall(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)', source):
+    pattern = r'extern\s+"C"\s+__global__\s+void\s+(?:__launch_bounds__\([^)]*\)\s+)?(\w+)\s*\(([^)]*)\)'
+    for name, params in re.findall(pattern, source):
         parameters = []
         for text in params.split(","):
             words = [w for w in text.replace("*", " * ").split() if w != "__restrict__"]
@@ -168,6 +169,7 @@ static host_dim3 threadIdx, blockIdx, blockDim, gridDim;
 #define __forceinline__ inline
 #define __shared__ static
 #define __syncthreads()
+#define __launch_bounds__(...)
 """
 
 _HOST_CTYPES = {np.dtype(np.float32): ctypes.c_float, np.dtype(np.float64): ctypes.c_double,

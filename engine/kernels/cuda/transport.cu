@@ -575,6 +575,9 @@ extern "C" __global__ void vertical_implicit(const real* __restrict__ src, real*
 #define RAW_Y (TILE_Y + 2 * HALO)
 #define MID_X (TILE_X + 2)
 #define MID_Y (TILE_Y + 2)
+// Blocks per multiprocessor the register budget must allow (ptxas caps registers per thread so):
+// 3 x 256 threads in float32 (at most 85 registers), 2 in float64.
+#define TILED_MIN_BLOCKS (sizeof(real) == 4 ? 3 : 2)
 
 #ifdef HOST_SERIAL
 #define BLOCK_PHASE for (int thread_ = 0; thread_ < TILE_THREADS; ++thread_)
@@ -619,7 +622,7 @@ __device__ __forceinline__ real y_update(real c0, real c1, real c2, real c3, rea
 // tile (segments give a single field enough blocks to fill the device), computing one more level
 // on each side where the vertical step needs it; outflow (fields * segments, ny, nx) receives each
 // column's boundary outflow over the block's levels.
-extern "C" __global__ void tiled_step(const real* __restrict__ src, real* __restrict__ dst, int order,
+extern "C" __global__ void __launch_bounds__(TILE_THREADS, TILED_MIN_BLOCKS) tiled_step(const real* __restrict__ src, real* __restrict__ dst, int order,
                                       const real* __restrict__ u, int u_full, const real* __restrict__ v, int v_full,
                                       const real* __restrict__ div_x, const real* __restrict__ div_y, int correct,
                                       const real* __restrict__ background, int species, int nz, int ny, int nx,
