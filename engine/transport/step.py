@@ -266,11 +266,11 @@ class Transport:
         diffusion_dt = dt / substeps
         if substeps > 1:
             field = self._diffuse_ahead(field, diffusion_dt, substeps - 1)
+        if self._fused is not None:
+            return self._fused_step(field, dt, parity, diffusion_dt)
         outflow = xp.zeros((members, n_species), dtype=xp.float64)
         reference = field
         divergences = self._sweep_divergences[parity % 2] if self._correct_divergence else None
-        if self._fused is not None:
-            return self._fused_step(field, dt, parity, diffusion_dt)
         # The operators as (slab axis, function, arguments, keywords, boundary-flux outputs): each
         # acts within the slabs along its axis (x and y sweeps and horizontal diffusion within
         # levels, the z sweep within rows of columns).
