@@ -109,7 +109,8 @@ def test_precision_and_limiter_reach_the_compiler_exactly():
 
 def test_every_kernel_has_its_signature_parsed():
     signatures = KernelSet(np.float32, 1).signatures
-    assert set(signatures) == {"sweep_xy", "sweep_yx", "sweep_z", "diffuse", "vertical_implicit", "tiled_step"}
+    assert set(signatures) == {"sweep_xy", "sweep_yx", "sweep_z", "diffuse", "vertical_implicit", "tiled_step",
+                               "tiled_step_z_even", "tiled_step_z_odd"}
     assert [p.name for p in signatures["sweep_xy"]] == [p.name for p in signatures["sweep_yx"]]
     assert signatures["diffuse"][-4].base == "unsigned char" and signatures["diffuse"][-4].pointer
 
@@ -131,8 +132,8 @@ def test_cuda_source_compiles_for_hopper_and_ampere_without_register_spills():
                 except Exception as exc:  # the log says why
                     pytest.fail(f"{arch} {np.dtype(dtype)} limiter {code}: {exc}\n{nvrtc.getProgramLog(program)}")
                 log = nvrtc.getProgramLog(program)
-                assert log.count("Compiling entry function") == 6
-                assert log.count("bytes spill stores") == 6
+                assert log.count("Compiling entry function") == 8
+                assert log.count("bytes spill stores") == 8
                 spills = [line for line in log.splitlines() if "spill stores" in line and " 0 bytes spill" not in line]
                 assert not spills, f"{arch} {np.dtype(dtype)} limiter {code}: {spills}"
 
@@ -261,10 +262,11 @@ def test_cuda_kernels_on_grids_shorter_than_their_stencils(shape, vertical_wind,
     assert_identical_runs(reference, candidate, 0.9 * reference.stable_dt(), 4)
 
 
-def plane_deformation_model(shape, limiter: str, building: bool, vertical: str):
-    """u = a(x - x0), v = -a(y - y0), w = 0 over several tiles of the one-pass kernel (a partial
-    tile at the far edges): divergence-free with divergent sweeps, so the correction is active,
-    the wind changes sign in x and y, and every tile edge and domain edge is crossed."""
+def plane_deformation_model(shape, limiter: str, building: bool, vertical: str, sink: float = 0.0):
+    """u = a(x - x0), v = -(a - s)(y - y0), w = -s z over several tiles of the one-pass kernels
+    (a partial tile at the far edges): divergence-free with divergent sweeps, so the correction is
+    active, the wind changes sign in x and y, and every tile edge and domain edge is crossed;
+    ``sink`` s > 0 adds a vertical wind (the kernel with the z sweep)."""
     from engine import DispersionModel, Grid, PointSource, Species, Wind
 
     nz, ny, nx = shape
@@ -275,48 +277,56 @@ def plane_deformation_model(shape, limiter: str, building: bool, vertical: str):
     x_faces = np.arange(nx + 1) * grid.dx
     y_faces = np.arange(ny + 1) * grid.dy
     u = np.broadcast_to(rate * (x_faces - 0.4 * x_faces[-1]), (1, nz, ny, nx + 1))
-    v = np.broadcast_to(-rate * (y_faces - 0.6 * y_faces[-1])[:, None], (1, nz, ny + 1, nx))
-    wind = Wind(grid, u, v, np.zeros((1, nz + 1, ny, nx)))
+    v = np.broadcast_to(-(rate - sink) * (y_faces - 0.6 * y_faces[-1])[:, None], (1, nz, ny + 1, nx))
+    z_faces = np.concatenate([[0.0], np.cumsum(grid.dz)])
+    w = np.broadcast_to(-sink * z_faces[:, None, None], (1, nz + 1, ny, nx))
+    wind = Wind(grid, u, v, w)
     species = [Species("A", deposition_velocity=0.01, background=1e-9), Species("B")]
     sources = [PointSource("stack", {"A": 1.0, "B": 0.5}, x=0.5 * nx * 20.0, y=0.45 * ny * 20.0, height=6.0)]
     return DispersionModel(grid, wind, Diffusivity.constant(grid, 4.0, 1.5, 1), species, sources, limiter=limiter,
                            vertical_diffusion=vertical)
 
 
-@pytest.mark.parametrize("limiter,building,vertical", [("mc", False, "auto"), ("minmod", True, "implicit"),
-                                                       ("vanleer", True, "auto")])
-def test_one_pass_kernel_over_many_tiles_with_the_divergence_correction(limiter, building, vertical):
-    reference = plane_deformation_model((5, 21, 70), limiter, building, vertical)
-    candidate = with_host_kernels(plane_deformation_model((5, 21, 70), limiter, building, vertical))
+@pytest.mark.parametrize("limiter,building,vertical,sink", [
+    ("mc", False, "auto", 0.0), ("minmod", True, "implicit", 0.0), ("vanleer", True, "auto", 0.0),
+    ("mc", False, "auto", 0.002), ("superbee", True, "implicit", 0.001), ("minmod", False, "implicit", 0.002)])
+def test_one_pass_kernel_over_many_tiles_with_the_divergence_correction(limiter, building, vertical, sink):
+    reference = plane_deformation_model((7, 21, 70), limiter, building, vertical, sink)
+    candidate = with_host_kernels(plane_deformation_model((7, 21, 70), limiter, building, vertical, sink))
     assert reference.transport._correct_divergence == (not building)
-    assert not candidate.transport._fused.sweep_z and candidate.transport._fused.tiled
+    assert candidate.transport._fused.sweep_z == (sink > 0) and candidate.transport._fused.tiled
     assert_identical_runs(reference, candidate, 0.9 * reference.stable_dt(), 6)
 
 
-def test_one_pass_and_two_pass_kernels_give_the_same_floats():
-    """The tiled kernel and the sweep + diffuse kernels are two schedules of one computation."""
-    fused, rng = random_sweeps(np, HostKernels, sweep_z=False)
+@pytest.mark.parametrize("sweep_z", [False, True])
+def test_one_pass_and_multi_pass_kernels_give_the_same_floats(sweep_z):
+    """The tiled kernels and the column kernels (sweeps, then diffuse) are two schedules of one
+    computation: a random wind of both signs in 3D, correction terms, face masks, deposition."""
+    fused, rng = random_sweeps(np, HostKernels, sweep_z=sweep_z)
     field = rng.uniform(0.5, 1.5, (2, 2, 6, 9, 11)).astype(np.float32)
     conductance = rng.uniform(0.1, 0.5, (2, 5, 1, 1)).astype(np.float32)
     deposition = rng.uniform(0.0, 1e-3, (2, 6, 9, 11)).astype(np.float32)
     for parity in (0, 1):
         for vertical in (None, (conductance, deposition)):
-            fused.tiled = True
-            one_pass, outflow_one = fused.apply(field, 0.7, parity, vertical=vertical)
-            fused.tiled = False
-            two_pass, outflow_two = fused.apply(field, 0.7, parity, vertical=vertical)
-            assert np.array_equal(one_pass, two_pass)
-            np.testing.assert_allclose(outflow_one, outflow_two, rtol=1e-12)
+            for segments in (1, 2):
+                fused.tiled, fused.segments = True, segments
+                one_pass, outflow_one = fused.apply(field, 0.7, parity, vertical=vertical)
+                fused.tiled = False
+                multi_pass, outflow_multi = fused.apply(field, 0.7, parity, vertical=vertical)
+                assert np.array_equal(one_pass, multi_pass), (parity, vertical is not None, segments)
+                np.testing.assert_allclose(outflow_one, outflow_multi, rtol=1e-12)
 
 
 @pytest.mark.parametrize("segments", [2, 3, 9])
 @pytest.mark.parametrize("vertical", ["auto", "implicit"])
-def test_one_pass_kernel_cut_into_level_segments(segments, vertical):
+@pytest.mark.parametrize("vertical_wind", [False, True])
+def test_one_pass_kernel_cut_into_level_segments(segments, vertical, vertical_wind):
     """A block may march only some of the levels (so one field fills a GPU): each segment's edge
-    levels take their vertical step from levels computed again by the segment beside it; the
-    floats must not change, whatever the cut (9 segments: one level each)."""
-    reference = build("numpy", "float32", "mc", True, True, False, vertical)
-    candidate = with_host_kernels(build("numpy", "float32", "mc", True, True, False, vertical))
+    levels take their vertical step, and with vertical wind their z sweep, from levels computed
+    again by the segment beside it; the floats must not change, whatever the cut (9 segments:
+    one level each)."""
+    reference = build("numpy", "float32", "mc", True, True, vertical_wind, vertical)
+    candidate = with_host_kernels(build("numpy", "float32", "mc", True, True, vertical_wind, vertical))
     candidate.transport._fused.segments = segments
     assert candidate.transport.grid.nz == 9
     assert_identical_runs(reference, candidate, 0.9 * reference.stable_dt(), 6)

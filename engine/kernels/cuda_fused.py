@@ -4,13 +4,15 @@ kernels (CuPy), the GPU twin of :class:`engine.kernels.numba_fused.FusedSweeps`.
 The same operators, order and arithmetic as :meth:`engine.transport.step.Transport.step`
 (``engine/kernels/cuda/transport.cu``):
 
-* without vertical wind, one kernel per step, ``tiled_step``: each block takes a tile of every
-  level of a field and marches up the levels, the tile and its halo going through shared memory
-  (x then y sweep on even steps, y then x on odd ones, horizontal diffusion, and the vertical
+* one kernel per step, ``tiled_step`` (no vertical wind) or ``tiled_step_z_even``/``_odd``: each
+  block takes a tile of every level of a field and marches up the levels, the tile and its halo
+  going through shared memory (x then y sweep on even steps, y then x on odd ones, with the z
+  sweep two levels behind from a ring of five levels, horizontal diffusion, and the vertical
   diffusion with deposition of the level below in registers): one read and one write of every
   cell per step;
-* with vertical wind, ``sweep_xy`` then ``sweep_z`` (even steps) or ``sweep_z`` then ``sweep_yx``
-  (odd steps), then ``diffuse``: a thread marching a column each, one pass per kernel.
+* or, with ``tiled=False``, ``sweep_xy`` [``sweep_z``] (even steps) or [``sweep_z``] ``sweep_yx``
+  (odd steps), then ``diffuse``: a thread marching a column each, one pass per kernel — the same
+  floats, kept as a second schedule to check the first against.
 
 Nothing is read back to the host: the boundary outflow stays on the device as float64 per field.
 The implicit vertical solve, where the step takes it, is :class:`CudaVerticalSolve`.
@@ -56,8 +58,8 @@ class CudaFusedSweeps:
         ``kernels(dtype, limiter_code)`` → a :class:`~engine.kernels.cuda_kernels.KernelSet`
         (default :class:`~engine.kernels.cuda_kernels.CupyKernels`).
     tiled:
-        Without vertical wind, run the whole step as the one-pass ``tiled_step`` (default), else
-        as ``sweep_xy``/``sweep_yx`` then ``diffuse`` (two passes; the same floats).
+        Run the whole step as one tiled kernel (default), else as the column kernels (two or
+        three passes; the same floats).
     """
 
     def __init__(self, u, v, w, divergences, sweep_z: bool, kh, dx: float, dy: float, dz: np.ndarray,
@@ -213,17 +215,24 @@ class CudaFusedSweeps:
         div_x, div_y, div_z = self.divergences[parity % 2]
         vertical_arguments = self._vertical_arguments(vertical, species, nz)
         finishing = self.use_diffusion or vertical_arguments[0]
-        if not self.sweep_z and finishing and self.tiled:
+        if finishing and self.tiled:
             tiles = math.ceil(nx / TILE_X) * math.ceil(ny / TILE_Y)
             levels = math.ceil(nz / self.segments_for(tiles * fields, nz))
             segments = math.ceil(nz / levels)
             partial = self._buffer(2, (fields * segments, ny, nx), np.float64)
-            self.kernels.launch("tiled_step", (math.ceil(nx / TILE_X), math.ceil(ny / TILE_Y), fields * segments), (
-                source, target, parity % 2, self.u, self.u_full, self.v, self.v_full, div_x, div_y,
-                int(self.use_correction), self.background, species, nz, ny, nx, step, kind(dt / self.dx),
-                kind(dt / self.dy), kind(1.0 / self.dx), kind(1.0 / self.dy), self.dx, self.dy, self.dz64,
-                *self._diffusion_arguments(diffusion_dt), *vertical_arguments, self.dz_real, int(flush), levels,
-                partial))
+            grid = (math.ceil(nx / TILE_X), math.ceil(ny / TILE_Y), fields * segments)
+            wind = (self.u, self.u_full, self.v, self.v_full)
+            sizes = (self.background, species, nz, ny, nx, step, kind(dt / self.dx), kind(dt / self.dy))
+            tail = (kind(1.0 / self.dx), kind(1.0 / self.dy), self.dx, self.dy, self.dz64,
+                    *self._diffusion_arguments(diffusion_dt), *vertical_arguments, self.dz_real, int(flush), levels,
+                    partial)
+            if self.sweep_z:
+                self.kernels.launch("tiled_step_z_odd" if parity % 2 else "tiled_step_z_even", grid, (
+                    source, target, *wind, self.w, self.w_full, div_x, div_y, div_z,
+                    int(self.use_correction), *sizes, self._rates_z(dt), *tail))
+            else:
+                self.kernels.launch("tiled_step", grid, (
+                    source, target, parity % 2, *wind, div_x, div_y, int(self.use_correction), *sizes, *tail))
             return out, (partial.reshape(fields, -1).sum(axis=1) * dt).reshape(members, species)
         vertical_sweep = ["z"] if self.sweep_z else []
         stages = (vertical_sweep + ["yx"]) if parity % 2 else (["xy"] + vertical_sweep)
