@@ -8,8 +8,9 @@ state-sized array it reads or writes once (4 bytes per cell each in float32); it
 traffic over time, set against the device's STREAM-triad bandwidth. The step's figure is the
 issue's: million cell-updates per second against the roofline of 8 bytes per cell.
 
-``python -m hpc.cuda_profile --n 256 --members 8 --json cuda_profile.json`` on a GPU server;
-``--host`` runs the same kernels built for the CPU (tiny sizes only: a check of this script).
+``python -m hpc.cuda_profile --n 256 --members 8 --json cuda_profile.json`` on a GPU server
+profiles the one-kernel (tiled) step and the column kernels in turn; ``--host`` runs the same
+kernels built for the CPU (tiny sizes only: a check of this script).
 """
 
 from __future__ import annotations
@@ -65,8 +66,9 @@ class TimedKernels:
                 for name, marks in self._marks.items()}
 
 
-def profile(n: int, members: int, steps: int, host: bool = False) -> dict:
-    """Step the peer problem ``steps`` times with timed kernels; the report as a dict."""
+def profile(n: int, members: int, steps: int, host: bool = False, tiled: bool = True) -> dict:
+    """Step the peer problem ``steps`` times with timed kernels; the report as a dict.
+    ``tiled``: the one-kernel schedule (default), else the column kernels (sweeps, then diffuse)."""
     if host:
         from engine.kernels.cuda_fused import CudaFusedSweeps  # noqa: PLC0415
         from engine.kernels.cuda_kernels import HostKernels  # noqa: PLC0415
@@ -88,6 +90,7 @@ def profile(n: int, members: int, steps: int, host: bool = False) -> dict:
         model = build_model(n, "cupy", members)
         xp = model.grid.xp
         kernels = model.transport._fused.kernels = TimedKernels(model.transport._fused.kernels, xp)
+    model.transport._fused.tiled = tiled
     dt = stable_dt()
     model.step(dt)  # compile and warm up
     model.step(dt)
@@ -110,7 +113,8 @@ def profile(n: int, members: int, steps: int, host: bool = False) -> dict:
             row["fraction_of_triad"] = row["GB_s"] / bandwidth
         rows.append(row)
     report = {"problem": {"n": n, "members": members, "steps": steps, "dtype": "float32",
-                          "kernels": "host build (a check of the script)" if host else "CuPy"},
+                          "kernels": "host build (a check of the script)" if host else "CuPy",
+                          "schedule": "tiled" if tiled else "columns"},
               "device_triad_GB_s": bandwidth,
               "step": {"seconds": step_seconds, "mlups": cells / step_seconds / 1e6},
               "kernels": rows}
@@ -125,25 +129,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--members", type=int, default=8, help="ensemble members (default 8)")
     parser.add_argument("--steps", type=int, default=20, help="timed steps (default 20)")
     parser.add_argument("--host", action="store_true", help="run the kernels built for the CPU (a check)")
-    parser.add_argument("--json", help="write the report to this file")
+    parser.add_argument("--schedule", choices=("tiled", "columns", "both"), default="both",
+                        help="the one-kernel step, the column kernels, or both in turn (default)")
+    parser.add_argument("--json", help="write the report(s) to this file")
     args = parser.parse_args(argv)
-    try:
-        report = profile(args.n, args.members, args.steps, host=args.host)
-    except Exception as exc:  # noqa: BLE001 - one line for the operator, not a traceback
-        print(f"cuda_profile: {exc.__class__.__name__}: {exc}", file=sys.stderr)
-        return 1
-    step = report["step"]
-    share = (f", {100 * step['fraction_of_roofline']:.0f} % of the roofline "
-             f"({report['device_triad_GB_s']:.0f} GB/s triad)" if "fraction_of_roofline" in step else "")
-    print(f"{args.members} members of {args.n}³: {1e3 * step['seconds']:.3f} ms/step, {step['mlups']:,.0f} MLUPS{share}")
-    print(f"{'kernel':<20}{'launches':>9}{'ms':>10}{'GB/s':>10}{'of triad':>10}")
-    for row in report["kernels"]:
-        share = f"{100 * row['fraction_of_triad']:.0f} %" if "fraction_of_triad" in row else "-"
-        print(f"{row['kernel']:<20}{row['launches']:>9}{row['median_ms']:>10.3f}{row['GB_s']:>10.1f}{share:>10}")
+    schedules = ("tiled", "columns") if args.schedule == "both" else (args.schedule,)
+    reports = []
+    for schedule in schedules:
+        try:
+            report = profile(args.n, args.members, args.steps, host=args.host, tiled=schedule == "tiled")
+        except Exception as exc:  # noqa: BLE001 - one line for the operator, not a traceback
+            print(f"cuda_profile: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+            return 1
+        reports.append(report)
+        step = report["step"]
+        share = (f", {100 * step['fraction_of_roofline']:.0f} % of the roofline "
+                 f"({report['device_triad_GB_s']:.0f} GB/s triad)" if "fraction_of_roofline" in step else "")
+        print(f"{schedule}: {args.members} members of {args.n}³: {1e3 * step['seconds']:.3f} ms/step, "
+              f"{step['mlups']:,.0f} MLUPS{share}")
+        print(f"{'kernel':<20}{'launches':>9}{'ms':>10}{'GB/s':>10}{'of triad':>10}")
+        for row in report["kernels"]:
+            share = f"{100 * row['fraction_of_triad']:.0f} %" if "fraction_of_triad" in row else "-"
+            print(f"{row['kernel']:<20}{row['launches']:>9}{row['median_ms']:>10.3f}{row['GB_s']:>10.1f}{share:>10}")
     if args.json:
         from engine.atomic import atomic_write_text  # noqa: PLC0415
 
-        atomic_write_text(args.json, json.dumps(report, indent=2) + "\n")
+        atomic_write_text(args.json, json.dumps(reports, indent=2) + "\n")
     return 0
 
 

@@ -233,10 +233,12 @@ def test_kernel_profile_times_every_launch_of_the_step(tmp_path):
     figures mean nothing there; the check is that every kernel of a step is timed and reported)."""
     report = tmp_path / "profile.json"
     assert profile_main(["--n", "12", "--members", "2", "--steps", "4", "--host", "--json", str(report)]) == 0
-    profile = json.loads(report.read_text())
-    launches = {row["kernel"]: row["launches"] for row in profile["kernels"]}
-    assert launches == {"tiled_step": 4}  # no vertical wind: the whole step is one kernel
-    assert all(row["median_ms"] > 0 and row["traffic_bytes"] == 2 * 4 * 2 * 12**3 for row in profile["kernels"])
+    tiled, columns = json.loads(report.read_text())
+    assert {row["kernel"]: row["launches"] for row in tiled["kernels"]} == {"tiled_step": 4}  # one per step
+    assert {row["kernel"]: row["launches"] for row in columns["kernels"]} == {
+        "sweep_xy": 2, "sweep_yx": 2, "diffuse": 4}  # 4 steps: 2 even, 2 odd; no vertical wind
+    for profile in (tiled, columns):
+        assert all(row["median_ms"] > 0 and row["traffic_bytes"] == 2 * 4 * 2 * 12**3 for row in profile["kernels"])
 
 
 def small_model(shape, limiter: str, vertical_wind: bool, vertical: str):
