@@ -30,7 +30,8 @@ from .peer_benchmark import BYTES_PER_CELL, build_model, measure_device_bandwidt
 #: the one-pass step and the sweeps read the field and write the result (their correction terms
 #: are off here: the wind is uniform); diffuse likewise; the implicit solve reads the field twice
 #: and writes twice, reads its forward result back once.
-STATE_PASSES = {"tiled_step": 2, "tiled_step_z_even": 2, "tiled_step_z_odd": 2, "sweep_xy": 2, "sweep_yx": 2, "sweep_z": 2, "diffuse": 2, "vertical_implicit": 5}
+STATE_PASSES = {"tiled_step_even": 2, "tiled_step_odd": 2, "tiled_step_z_even": 2, "tiled_step_z_odd": 2,
+                "sweep_xy": 2, "sweep_yx": 2, "sweep_z": 2, "diffuse": 2, "vertical_implicit": 5}
 
 
 class TimedKernels:

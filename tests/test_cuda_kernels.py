@@ -8,6 +8,7 @@ GPU the ``cupy`` case of the backend-parametrised suites runs the same kernels t
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 
 import numpy as np
@@ -109,8 +110,12 @@ def test_precision_and_limiter_reach_the_compiler_exactly():
 
 def test_every_kernel_has_its_signature_parsed():
     signatures = KernelSet(np.float32, 1).signatures
-    assert set(signatures) == {"sweep_xy", "sweep_yx", "sweep_z", "diffuse", "vertical_implicit", "tiled_step",
-                               "tiled_step_z_even", "tiled_step_z_odd"}
+    assert set(signatures) == {"sweep_xy", "sweep_yx", "sweep_z", "diffuse", "vertical_implicit",
+                               "tiled_step_even", "tiled_step_odd", "tiled_step_z_even", "tiled_step_z_odd"}
+    tiled = [[(p.name, p.c_type) for p in signatures[name]] for name in
+             ("tiled_step_even", "tiled_step_odd", "tiled_step_z_even", "tiled_step_z_odd")]
+    assert all(parameters == tiled[0] for parameters in tiled) and len(tiled[0]) == 43  # from one macro
+    assert tiled[0][0] == ("src", "const real *") and tiled[0][-1] == ("outflow", "double *")
     assert [p.name for p in signatures["sweep_xy"]] == [p.name for p in signatures["sweep_yx"]]
     assert signatures["diffuse"][-4].base == "unsigned char" and signatures["diffuse"][-4].pointer
 
@@ -132,8 +137,8 @@ def test_cuda_source_compiles_for_hopper_and_ampere_without_register_spills():
                 except Exception as exc:  # the log says why
                     pytest.fail(f"{arch} {np.dtype(dtype)} limiter {code}: {exc}\n{nvrtc.getProgramLog(program)}")
                 log = nvrtc.getProgramLog(program)
-                assert log.count("Compiling entry function") == 8
-                assert log.count("bytes spill stores") == 8
+                assert log.count("Compiling entry function") == 9
+                assert log.count("bytes spill stores") == 9
                 spills = [line for line in log.splitlines() if "spill stores" in line and " 0 bytes spill" not in line]
                 assert not spills, f"{arch} {np.dtype(dtype)} limiter {code}: {spills}"
 
@@ -174,10 +179,19 @@ def random_sweeps(xp, kernels, rng_seed: int = 7, sweep_z: bool = True):
     return fused, rng
 
 
+def random_state(rng):
+    """A field for :func:`random_sweeps` and the explicit vertical step's conductance and
+    deposition: ``(field, conductance, deposition)``."""
+    field = rng.uniform(0.5, 1.5, (2, 2, 6, 9, 11)).astype(np.float32)
+    conductance = rng.uniform(0.1, 0.5, (2, 5, 1, 1)).astype(np.float32)
+    deposition = rng.uniform(0.0, 1e-3, (2, 6, 9, 11)).astype(np.float32)
+    return field, conductance, deposition
+
+
 def test_cupy_kernels_equal_host_kernels_to_the_bit():
     """On a GPU: the CuPy build of every kernel gives the host build's floats exactly (no FMA
-    contraction, IEEE division on both), both sweep orders, with and without the z sweep, the
-    explicit and the implicit vertical step."""
+    contraction, IEEE division on both), both sweep orders, with and without the z sweep, tiled
+    and column schedules, the explicit and the implicit vertical step."""
     cupy = pytest.importorskip("cupy", reason="needs CuPy")
     from engine.backend import BackendUnavailableError, resolve_backend
 
@@ -185,17 +199,16 @@ def test_cupy_kernels_equal_host_kernels_to_the_bit():
         resolve_backend("cupy")
     except BackendUnavailableError as exc:
         pytest.skip(str(exc))
-    for sweep_z in (True, False):
+    for sweep_z, tiled in itertools.product((True, False), (True, False)):
         host, rng = random_sweeps(np, HostKernels, sweep_z=sweep_z)
         device, _ = random_sweeps(cupy, CupyKernels, sweep_z=sweep_z)
-        field = rng.uniform(0.5, 1.5, (2, 2, 6, 9, 11)).astype(np.float32)
-        conductance = rng.uniform(0.1, 0.5, (2, 5, 1, 1)).astype(np.float32)
-        deposition = rng.uniform(0.0, 1e-3, (2, 6, 9, 11)).astype(np.float32)
+        host.tiled = device.tiled = tiled
+        field, conductance, deposition = random_state(rng)
         for parity in (0, 1):
             for vertical in (None, (conductance, deposition)):
                 expected, outflow = host.apply(field, 0.7, parity, vertical=vertical)
                 got, outflow_device = device.apply(cupy.asarray(field), 0.7, parity, vertical=vertical)
-                assert np.array_equal(cupy.asnumpy(got), expected), (sweep_z, parity, vertical is not None)
+                assert np.array_equal(cupy.asnumpy(got), expected), (sweep_z, tiled, parity, vertical is not None)
                 np.testing.assert_allclose(cupy.asnumpy(outflow_device), outflow, rtol=1e-12)
     lower = rng.uniform(-0.2, 0.0, (2, 1, 6, 9, 11)).astype(np.float32)
     coefficients = (lower, rng.uniform(0.5, 1.0, lower.shape).astype(np.float32),
@@ -234,7 +247,8 @@ def test_kernel_profile_times_every_launch_of_the_step(tmp_path):
     report = tmp_path / "profile.json"
     assert profile_main(["--n", "12", "--members", "2", "--steps", "4", "--host", "--json", str(report)]) == 0
     tiled, columns = json.loads(report.read_text())
-    assert {row["kernel"]: row["launches"] for row in tiled["kernels"]} == {"tiled_step": 4}  # one per step
+    assert {row["kernel"]: row["launches"] for row in tiled["kernels"]} == {
+        "tiled_step_even": 2, "tiled_step_odd": 2}  # one kernel per step
     assert {row["kernel"]: row["launches"] for row in columns["kernels"]} == {
         "sweep_xy": 2, "sweep_yx": 2, "diffuse": 4}  # 4 steps: 2 even, 2 odd; no vertical wind
     for profile in (tiled, columns):
@@ -305,9 +319,7 @@ def test_one_pass_and_multi_pass_kernels_give_the_same_floats(sweep_z):
     """The tiled kernels and the column kernels (sweeps, then diffuse) are two schedules of one
     computation: a random wind of both signs in 3D, correction terms, face masks, deposition."""
     fused, rng = random_sweeps(np, HostKernels, sweep_z=sweep_z)
-    field = rng.uniform(0.5, 1.5, (2, 2, 6, 9, 11)).astype(np.float32)
-    conductance = rng.uniform(0.1, 0.5, (2, 5, 1, 1)).astype(np.float32)
-    deposition = rng.uniform(0.0, 1e-3, (2, 6, 9, 11)).astype(np.float32)
+    field, conductance, deposition = random_state(rng)
     for parity in (0, 1):
         for vertical in (None, (conductance, deposition)):
             for segments in (1, 2):

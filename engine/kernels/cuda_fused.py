@@ -4,7 +4,7 @@ kernels (CuPy), the GPU twin of :class:`engine.kernels.numba_fused.FusedSweeps`.
 The same operators, order and arithmetic as :meth:`engine.transport.step.Transport.step`
 (``engine/kernels/cuda/transport.cu``):
 
-* one kernel per step, ``tiled_step`` (no vertical wind) or ``tiled_step_z_even``/``_odd``: each
+* one kernel per step, ``tiled_step_even``/``_odd`` (no vertical wind) or ``tiled_step_z_even``/``_odd``: each
   block takes a tile of every level of a field and marches up the levels, the tile and its halo
   going through shared memory (x then y sweep on even steps, y then x on odd ones, with the z
   sweep two levels behind from a ring of five levels, horizontal diffusion, and the vertical
@@ -221,18 +221,13 @@ class CudaFusedSweeps:
             segments = math.ceil(nz / levels)
             partial = self._buffer(2, (fields * segments, ny, nx), np.float64)
             grid = (math.ceil(nx / TILE_X), math.ceil(ny / TILE_Y), fields * segments)
-            wind = (self.u, self.u_full, self.v, self.v_full)
-            sizes = (self.background, species, nz, ny, nx, step, kind(dt / self.dx), kind(dt / self.dy))
-            tail = (kind(1.0 / self.dx), kind(1.0 / self.dy), self.dx, self.dy, self.dz64,
-                    *self._diffusion_arguments(diffusion_dt), *vertical_arguments, self.dz_real, int(flush), levels,
-                    partial)
-            if self.sweep_z:
-                self.kernels.launch("tiled_step_z_odd" if parity % 2 else "tiled_step_z_even", grid, (
-                    source, target, *wind, self.w, self.w_full, div_x, div_y, div_z,
-                    int(self.use_correction), *sizes, self._rates_z(dt), *tail))
-            else:
-                self.kernels.launch("tiled_step", grid, (
-                    source, target, parity % 2, *wind, div_x, div_y, int(self.use_correction), *sizes, *tail))
+            name = ("tiled_step_z" if self.sweep_z else "tiled_step") + ("_odd" if parity % 2 else "_even")
+            self.kernels.launch(name, grid, (
+                source, target, self.u, self.u_full, self.v, self.v_full, self.w, self.w_full, div_x, div_y, div_z,
+                int(self.use_correction), self.background, species, nz, ny, nx, step, kind(dt / self.dx),
+                kind(dt / self.dy), self._rates_z(dt), kind(1.0 / self.dx), kind(1.0 / self.dy), self.dx, self.dy,
+                self.dz64, *self._diffusion_arguments(diffusion_dt), *vertical_arguments, self.dz_real, int(flush),
+                levels, partial))
             return out, (partial.reshape(fields, -1).sum(axis=1) * dt).reshape(members, species)
         vertical_sweep = ["z"] if self.sweep_z else []
         stages = (vertical_sweep + ["yx"]) if parity % 2 else (["xy"] + vertical_sweep)

@@ -60,10 +60,14 @@ class Parameter:
 
 
 def kernel_signatures(source: str) -> dict[str, tuple[Parameter, ...]]:
-    """The parameters of every ``extern "C" __global__`` function of ``source``, by kernel name."""
+    """The parameters of every ``extern "C" __global__`` function of ``source``, by kernel name. A
+    parameter list that is one macro name (kernels sharing their parameters) is that macro's body."""
+    macros = {name: body.replace("\\\n", " ") for name, body in
+              re.findall(r"^#define\s+(\w+)\s+((?:.*\\\n)*.*)$", source, flags=re.MULTILINE)}
     signatures = {}
     pattern = r'extern\s+"C"\s+__global__\s+void\s+(?:__launch_bounds__\([^)]*\)\s+)?(\w+)\s*\(([^)]*)\)'
     for name, params in re.findall(pattern, source):
+        params = macros.get(params.strip(), params)
         parameters = []
         for text in params.split(","):
             words = [w for w in text.replace("*", " * ").split() if w != "__restrict__"]

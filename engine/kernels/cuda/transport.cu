@@ -209,17 +209,19 @@ __device__ __forceinline__ index_t velocity_row(int member, int k, int levels, i
 }
 
 
+// The parameters of sweep_xy and sweep_yx (the wrapper launches either with the same arguments).
+#define PLANE_SWEEP_PARAMETERS                                                                          \
+    const real *__restrict__ src, const real *__restrict__ ref, real *__restrict__ dst,                 \
+        const real *__restrict__ u, int u_full, const real *__restrict__ v, int v_full,                 \
+        const real *__restrict__ div_x, const real *__restrict__ div_y, int correct,                    \
+        const real *__restrict__ background, int species, int nz, int ny, int nx, real step,            \
+        real rate_x, real rate_y, real inverse_dx, real inverse_dy, double dx, double dy,               \
+        const double *__restrict__ dz, double *__restrict__ outflow
+
 // Even steps: the x sweep then the y sweep of plane k. Thread (i, k, field); grid
 // (ceil(nx / block), nz, fields). The y sweep's ghost rows come from the x-swept edge rows, which
 // are swept first; every other row is x-swept as it enters the column, once.
-extern "C" __global__ void sweep_xy(const real* __restrict__ src, const real* __restrict__ ref,
-                                    real* __restrict__ dst, const real* __restrict__ u, int u_full,
-                                    const real* __restrict__ v, int v_full, const real* __restrict__ div_x,
-                                    const real* __restrict__ div_y, int correct,
-                                    const real* __restrict__ background, int species, int nz, int ny, int nx,
-                                    real step, real rate_x, real rate_y, real inverse_dx, real inverse_dy,
-                                    double dx, double dy, const double* __restrict__ dz,
-                                    double* __restrict__ outflow)
+extern "C" __global__ void sweep_xy(PLANE_SWEEP_PARAMETERS)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     int k = blockIdx.y;
@@ -272,14 +274,7 @@ extern "C" __global__ void sweep_xy(const real* __restrict__ src, const real* __
 // Odd steps: the y sweep then the x sweep of plane k. Thread (i, k, field); grid as sweep_xy.
 // The thread y-sweeps the five columns i-2 .. i+2 (those inside the plane) as it marches, then
 // x-sweeps its own cell of each row from them: five times the y work, no intermediate plane.
-extern "C" __global__ void sweep_yx(const real* __restrict__ src, const real* __restrict__ ref,
-                                    real* __restrict__ dst, const real* __restrict__ u, int u_full,
-                                    const real* __restrict__ v, int v_full, const real* __restrict__ div_x,
-                                    const real* __restrict__ div_y, int correct,
-                                    const real* __restrict__ background, int species, int nz, int ny, int nx,
-                                    real step, real rate_x, real rate_y, real inverse_dx, real inverse_dy,
-                                    double dx, double dy, const double* __restrict__ dz,
-                                    double* __restrict__ outflow)
+extern "C" __global__ void sweep_yx(PLANE_SWEEP_PARAMETERS)
 {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     int k = blockIdx.y;
@@ -615,215 +610,6 @@ __device__ __forceinline__ real y_update(real c0, real c1, real c2, real c3, rea
     return swept(c2, *flux_low, *flux_high, inverse_width, step, correction);
 }
 
-// order 0 (even steps): x then y sweep; 1 (odd steps): y then x. Then horizontal diffusion
-// (use_horizontal), then with `vertical` forward-Euler vertical diffusion with deposition, as
-// `diffuse` does. Grid (ceil(nx / TILE_X), ceil(ny / TILE_Y), fields * segments), TILE_THREADS
-// threads per block: a block writes levels [s * segment_levels, (s + 1) * segment_levels) of its
-// tile (segments give a single field enough blocks to fill the device), computing one more level
-// on each side where the vertical step needs it; outflow (fields * segments, ny, nx) receives each
-// column's boundary outflow over the block's levels.
-extern "C" __global__ void __launch_bounds__(TILE_THREADS, TILED_MIN_BLOCKS) tiled_step(const real* __restrict__ src, real* __restrict__ dst, int order,
-                                      const real* __restrict__ u, int u_full, const real* __restrict__ v, int v_full,
-                                      const real* __restrict__ div_x, const real* __restrict__ div_y, int correct,
-                                      const real* __restrict__ background, int species, int nz, int ny, int nx,
-                                      real step, real rate_x, real rate_y, real inverse_dx, real inverse_dy,
-                                      double dx, double dy, const double* __restrict__ dz, int use_horizontal,
-                                      const real* __restrict__ kh, real gain_x, real gain_y, int use_masks,
-                                      const real* __restrict__ open_x, const real* __restrict__ open_y,
-                                      int vertical, const real* __restrict__ conductance, int conductance_full,
-                                      const real* __restrict__ deposition, int deposition_full,
-                                      const unsigned char* __restrict__ depositing,
-                                      const real* __restrict__ dz_real, int flush, int segment_levels,
-                                      double* __restrict__ outflow)
-{
-    __shared__ real raw[RAW_Y][RAW_X];     // the level's cells around the tile (tile coordinates + HALO)
-    __shared__ real first[RAW_Y][RAW_X];   // after the first sweep, same coordinates
-    __shared__ real second[MID_Y][MID_X];  // after the second sweep (tile coordinates + 1)
-    __shared__ real x_low[TILE_Y], x_high[TILE_Y], y_low[TILE_X], y_high[TILE_X];  // boundary fluxes
-    THREAD_VALUE(real, below);
-    THREAD_VALUE(real, here);
-    THREAD_VALUE(double, net);
-    const int i0 = blockIdx.x * TILE_X;
-    const int j0 = blockIdx.y * TILE_Y;
-    const int segments = (nz + segment_levels - 1) / segment_levels;
-    const int field = blockIdx.z / segments;
-    const int k0 = (blockIdx.z % segments) * segment_levels;
-    const int k1 = k0 + segment_levels < nz ? k0 + segment_levels : nz;
-    const int k_start = vertical && k0 > 0 ? k0 - 1 : k0;
-    const int k_end = vertical && k1 < nz ? k1 + 1 : k1;
-    const int member = field / species;
-    const int kind = field % species;
-    const real bg = background[kind];
-    const index_t level = (index_t)ny * nx;
-    const index_t u_stride = u_full ? nx + 1 : 0;
-    const index_t v_stride = v_full ? nx : 0;
-    const int faces = nz > 1 ? nz - 1 : 1;
-    BLOCK_PHASE { MINE(net) = 0.0; MINE(below) = ZERO; MINE(here) = ZERO; }
-    for (int k = k_start; k < k_end; ++k) {
-        const index_t plane = plane_offset(field, k, nz, ny, nx);
-        const index_t corrections = plane_offset(member, k, nz, ny, nx);
-        const real* cells = src + plane;
-        const real* u_plane = u + velocity_row(member, k, nz, 0, u_full, ny, nx + 1);
-        const real* v_plane = v + velocity_row(member, k, nz, 0, v_full, ny + 1, nx);
-        BLOCK_SYNC;  // the previous level's tiles are no longer read
-        BLOCK_PHASE {
-            // Cells of the domain, and the ghosts the first sweep needs: beyond the x edges
-            // (order 0), beyond the y edges (order 1); bg where the boundary face lets air in.
-            for (int e = THREAD; e < RAW_Y * RAW_X; e += TILE_THREADS) {
-                int r = e / RAW_X, c = e % RAW_X;
-                int j = j0 - HALO + r, i = i0 - HALO + c;
-                real value = ZERO;
-                if (order == 0 && j >= 0 && j < ny) {
-                    const real* u_row = u_plane + j * u_stride;
-                    if (i < 0) value = u_row[0] > ZERO ? bg : cells[(index_t)j * nx];
-                    else if (i >= nx) value = u_row[nx] < ZERO ? bg : cells[(index_t)j * nx + nx - 1];
-                    else value = cells[(index_t)j * nx + i];
-                } else if (order == 1 && i >= 0 && i < nx) {
-                    if (j < 0) value = v_plane[i] > ZERO ? bg : cells[i];
-                    else if (j >= ny) value = v_plane[ny * v_stride + i] < ZERO ? bg : cells[(index_t)(ny - 1) * nx + i];
-                    else value = cells[(index_t)j * nx + i];
-                }
-                raw[r][c] = value;
-            }
-        }
-        BLOCK_SYNC;
-        BLOCK_PHASE {
-            // The first sweep: x on rows j0-3 .. j0+TY+2 and columns i0-1 .. i0+TX, or y on rows
-            // j0-1 .. j0+TY and columns i0-3 .. i0+TX+2 (what the second sweep reads).
-            int rows = order == 0 ? RAW_Y : MID_Y;
-            int cols = order == 0 ? MID_X : RAW_X;
-            for (int e = THREAD; e < rows * cols; e += TILE_THREADS) {
-                int r = e / cols + (order == 0 ? 0 : HALO - 1);
-                int c = e % cols + (order == 0 ? HALO - 1 : 0);
-                int j = j0 - HALO + r, i = i0 - HALO + c;
-                if (j < 0 || j >= ny || i < 0 || i >= nx) continue;
-                index_t at = (index_t)j * nx + i;
-                real low, high, value;
-                if (order == 0) {
-                    const real* u_row = u_plane + j * u_stride;
-                    real correction = correct ? cells[at] * div_x[corrections + at] : ZERO;
-                    value = tile_x(raw[r], c, u_row[i], u_row[i + 1], rate_x, inverse_dx, step, correction, &low,
-                                   &high);
-                    if (j >= j0 && j < j0 + TILE_Y) {
-                        if (i == 0) x_low[j - j0] = low;
-                        if (i == nx - 1) x_high[j - j0] = high;
-                    }
-                } else {
-                    real correction = correct ? cells[at] * div_y[corrections + at] : ZERO;
-                    value = y_update(raw[r - 2][c], raw[r - 1][c], raw[r][c], raw[r + 1][c], raw[r + 2][c],
-                                     v_plane[j * v_stride + i], v_plane[(j + 1) * v_stride + i], rate_y, inverse_dy,
-                                     step, correction, &low, &high);
-                    if (i >= i0 && i < i0 + TILE_X) {
-                        if (j == 0) y_low[i - i0] = low;
-                        if (j == ny - 1) y_high[i - i0] = high;
-                    }
-                }
-                first[r][c] = value;
-            }
-        }
-        BLOCK_SYNC;
-        BLOCK_PHASE {
-            // The second sweep's ghosts, from the first sweep's edge cells: rows beyond the y
-            // edges (order 0), columns beyond the x edges (order 1).
-            int rows = order == 0 ? RAW_Y : MID_Y;
-            int cols = order == 0 ? MID_X : RAW_X;
-            for (int e = THREAD; e < rows * cols; e += TILE_THREADS) {
-                int r = e / cols + (order == 0 ? 0 : HALO - 1);
-                int c = e % cols + (order == 0 ? HALO - 1 : 0);
-                int j = j0 - HALO + r, i = i0 - HALO + c;
-                if (order == 0 && i >= 0 && i < nx && (j < 0 || j >= ny)) {
-                    first[r][c] = j < 0 ? (v_plane[i] > ZERO ? bg : first[HALO - j0][c])
-                                        : (v_plane[ny * v_stride + i] < ZERO ? bg : first[ny - 1 - j0 + HALO][c]);
-                } else if (order == 1 && j >= 0 && j < ny && (i < 0 || i >= nx)) {
-                    const real* u_row = u_plane + j * u_stride;
-                    first[r][c] = i < 0 ? (u_row[0] > ZERO ? bg : first[r][HALO - i0])
-                                        : (u_row[nx] < ZERO ? bg : first[r][nx - 1 - i0 + HALO]);
-                }
-            }
-        }
-        BLOCK_SYNC;
-        BLOCK_PHASE {
-            // The second sweep on rows j0-1 .. j0+TY and columns i0-1 .. i0+TX.
-            for (int e = THREAD; e < MID_Y * MID_X; e += TILE_THREADS) {
-                int r = e / MID_X + HALO - 1, c = e % MID_X + HALO - 1;  // in `first`'s coordinates
-                int j = j0 - HALO + r, i = i0 - HALO + c;
-                if (j < 0 || j >= ny || i < 0 || i >= nx) continue;
-                index_t at = (index_t)j * nx + i;
-                real low, high, value;
-                if (order == 0) {
-                    real correction = correct ? cells[at] * div_y[corrections + at] : ZERO;
-                    value = y_update(first[r - 2][c], first[r - 1][c], first[r][c], first[r + 1][c], first[r + 2][c],
-                                     v_plane[j * v_stride + i], v_plane[(j + 1) * v_stride + i], rate_y, inverse_dy,
-                                     step, correction, &low, &high);
-                    if (i >= i0 && i < i0 + TILE_X) {
-                        if (j == 0) y_low[i - i0] = low;
-                        if (j == ny - 1) y_high[i - i0] = high;
-                    }
-                } else {
-                    const real* u_row = u_plane + j * u_stride;
-                    real correction = correct ? cells[at] * div_x[corrections + at] : ZERO;
-                    value = tile_x(first[r], c, u_row[i], u_row[i + 1], rate_x, inverse_dx, step, correction, &low,
-                                   &high);
-                    if (j >= j0 && j < j0 + TILE_Y) {
-                        if (i == 0) x_low[j - j0] = low;
-                        if (i == nx - 1) x_high[j - j0] = high;
-                    }
-                }
-                second[r - HALO + 1][c - HALO + 1] = value;
-            }
-        }
-        BLOCK_SYNC;
-        BLOCK_PHASE {
-            // Each thread's own cell: outflow, horizontal diffusion, and the vertical step of
-            // the level below, which now has both neighbours.
-            int ty = THREAD / TILE_X, tx = THREAD % TILE_X;
-            int j = j0 + ty, i = i0 + tx;
-            if (j < ny && i < nx) {
-                double net_x = (i == nx - 1 ? (double)x_high[ty] : 0.0) - (i == 0 ? (double)x_low[ty] : 0.0);
-                double net_y = (j == ny - 1 ? (double)y_high[tx] : 0.0) - (j == 0 ? (double)y_low[tx] : 0.0);
-                if (k >= k0 && k < k1) MINE(net) += dz[k] * (net_x * dy + net_y * dx);
-                const real* centre = &second[ty + 1][tx + 1];
-                real h = use_horizontal
-                             ? horizontal(centre, MID_X, j, i, ny, nx, kh[member * nz + k], gain_x, gain_y, use_masks,
-                                          open_x + (use_masks ? k * (index_t)ny * (nx - 1) : 0),
-                                          open_y + (use_masks ? k * (index_t)(ny - 1) * nx : 0))
-                             : centre[0];
-                index_t cell = (index_t)j * nx + i;
-                if (!vertical) {
-                    if (flush && rabs(h) < (real)(REAL_TINY)) h = ZERO;
-                    dst[plane + cell] = h;
-                } else if (k == k_start) {  // level 0's own value stands in for the one below it
-                    MINE(here) = h;
-                    MINE(below) = h;
-                } else {
-                    if (k - 1 >= k0) {
-                        dst[plane - level + cell] = vertical_cell(MINE(here), h, MINE(below), k - 1, nz, member, kind,
-                                                                  faces, conductance, conductance_full, deposition,
-                                                                  deposition_full, depositing, dz_real, step, j, i,
-                                                                  ny, nx, flush);
-                    }
-                    MINE(below) = MINE(here);
-                    MINE(here) = h;
-                }
-            }
-        }
-    }
-    BLOCK_PHASE {
-        int ty = THREAD / TILE_X, tx = THREAD % TILE_X;
-        int j = j0 + ty, i = i0 + tx;
-        if (j < ny && i < nx) {
-            index_t cell = (index_t)j * nx + i;
-            if (vertical && k1 == nz) {
-                dst[plane_offset(field, nz - 1, nz, ny, nx) + cell] =
-                    vertical_cell(MINE(here), MINE(here), MINE(below), nz - 1, nz, member, kind, faces, conductance,
-                                  conductance_full, deposition, deposition_full, depositing, dz_real, step, j, i, ny,
-                                  nx, flush);
-            }
-            outflow[((index_t)blockIdx.z * ny + j) * nx + i] = MINE(net);
-        }
-    }
-}
-
 // z sweep of a cell from its column's cells kz-2 .. kz+2 (c0 .. c4), the velocities of the faces
 // below and above it and dt/dz of the levels around: the same floats as sweep_z's column_step.
 __device__ __forceinline__ real z_update(real c0, real c1, real c2, real c3, real c4, real w_low, real w_high,
@@ -839,21 +625,35 @@ __device__ __forceinline__ real z_update(real c0, real c1, real c2, real c3, rea
 }
 
 #define RING 5  // levels kz-2 .. kz+2 of the z sweep's window
-// Blocks per multiprocessor for tiled_step_z_*: 3 in float32 (at most 85 registers; left to
-// itself ptxas took 214, one block per multiprocessor); in float64 a cap spills, so 1.
-#define TILED_Z_MIN_BLOCKS (sizeof(real) == 4 ? 3 : 1)
 
-// The whole step in one kernel with a vertical wind: tiled_step with the z sweep in it
-// (tiled_step_z_even and tiled_step_z_odd, below).
-// order 0 (even steps): x, y, z; 1 (odd steps): z, y, x; then horizontal and vertical diffusion.
-// The z sweep of level kz needs levels kz-2 .. kz+2 of its input, so the block keeps a ring of
-// five levels in shared memory (order 0: the tile after the x and y sweeps, with the diffusion
-// halo; order 1: the raw tile with the sweeps' halo) and the z sweep runs two levels behind the
-// levels taken in. Arguments as tiled_step, and w (members, nz+1, ny|1, nx) with w_full, div_z,
-// rates_z = dt/dz per level.
-template <int order>
-__device__ __forceinline__ void tiled_z(
-    const real* __restrict__ src, real* __restrict__ dst, const real* __restrict__ u, int u_full,
+// The body of the tiled kernels. ORDER 0 (even steps): x, y [, z] sweeps; 1 (odd steps): [z,] y,
+// x; then horizontal diffusion (use_horizontal) and, with `vertical`, forward-Euler vertical
+// diffusion with deposition as `diffuse` does. With Z (a vertical wind) the z sweep of level kz
+// needs levels kz-2 .. kz+2 of its input, so the block keeps a ring of five levels in shared
+// memory (ORDER 0: the tile after the x and y sweeps, with the diffusion halo; ORDER 1: the raw
+// tile with the sweeps' halo) and sweeps z two levels behind the levels it takes in.
+//
+// Grid (ceil(nx / TILE_X), ceil(ny / TILE_Y), fields * segments), TILE_THREADS threads per
+// block: a block writes levels [s * segment_levels, (s + 1) * segment_levels) of its tile
+// (segments give a single field enough blocks to fill the device), computing the levels beside
+// them that the vertical step and the z sweep need; outflow (fields * segments, ny, nx) receives
+// each column's boundary outflow over the block's levels. w (members, nz+1, ny|1, nx), div_z and
+// rates_z (dt/dz per level) are read only with Z.
+// The shared memory of a tiled block: declared once in each kernel and handed to both orders'
+// instantiations, which would otherwise each get their own (and float64 would not fit).
+template <bool Z>
+struct TileMemory {
+    real ring[Z ? RING : 1][RAW_Y][RAW_X];  // ORDER 0: x-y swept (MID region); 1: raw cells
+    real raw[RAW_Y][RAW_X];                 // the level's cells around the tile (ORDER 1 with Z: z-swept)
+    real first[RAW_Y][RAW_X];               // after the first horizontal sweep, same coordinates
+    real second[MID_Y][MID_X];              // after all the sweeps (tile coordinates + 1)
+    real x_low[TILE_Y], x_high[TILE_Y], y_low[TILE_X], y_high[TILE_X];  // boundary fluxes
+    real z_low[Z ? TILE_Y : 1][TILE_X], z_high[Z ? TILE_Y : 1][TILE_X];
+};
+
+template <int ORDER, bool Z>
+__device__ __forceinline__ void tiled(
+    TileMemory<Z>& memory, const real* __restrict__ src, real* __restrict__ dst, const real* __restrict__ u, int u_full,
     const real* __restrict__ v, int v_full, const real* __restrict__ w, int w_full, const real* __restrict__ div_x,
     const real* __restrict__ div_y, const real* __restrict__ div_z, int correct, const real* __restrict__ background,
     int species, int nz, int ny, int nx, real step, real rate_x, real rate_y, const real* __restrict__ rates_z,
@@ -862,17 +662,21 @@ __device__ __forceinline__ void tiled_z(
     const real* __restrict__ open_y, int vertical, const real* __restrict__ conductance, int conductance_full,
     const real* __restrict__ deposition, int deposition_full, const unsigned char* __restrict__ depositing,
     const real* __restrict__ dz_real, int flush, int segment_levels, double* __restrict__ outflow)
-
 {
-    __shared__ real ring[RING][RAW_Y][RAW_X];  // order 0: x-y swept (MID region); order 1: raw cells
-    __shared__ real raw[RAW_Y][RAW_X];         // order 0: the level taken in; order 1: after the z sweep
-    __shared__ real first[RAW_Y][RAW_X];       // after the first horizontal sweep
-    __shared__ real second[MID_Y][MID_X];      // after all three sweeps
-    __shared__ real x_low[TILE_Y], x_high[TILE_Y], y_low[TILE_X], y_high[TILE_X];
-    __shared__ real z_low[TILE_Y][TILE_X], z_high[TILE_Y][TILE_X];
+    real(&ring)[Z ? RING : 1][RAW_Y][RAW_X] = memory.ring;
+    real(&raw)[RAW_Y][RAW_X] = memory.raw;
+    real(&first)[RAW_Y][RAW_X] = memory.first;
+    real(&second)[MID_Y][MID_X] = memory.second;
+    real(&x_low)[TILE_Y] = memory.x_low;
+    real(&x_high)[TILE_Y] = memory.x_high;
+    real(&y_low)[TILE_X] = memory.y_low;
+    real(&y_high)[TILE_X] = memory.y_high;
+    real(&z_low)[Z ? TILE_Y : 1][TILE_X] = memory.z_low;
+    real(&z_high)[Z ? TILE_Y : 1][TILE_X] = memory.z_high;
     THREAD_VALUE(real, below);
     THREAD_VALUE(real, here);
     THREAD_VALUE(double, net);
+    const int lag = Z ? 2 : 0;  // levels between the one taken in and the one finished
     const int i0 = blockIdx.x * TILE_X;
     const int j0 = blockIdx.y * TILE_Y;
     const int segments = (nz + segment_levels - 1) / segment_levels;
@@ -881,8 +685,8 @@ __device__ __forceinline__ void tiled_z(
     const int k1 = k0 + segment_levels < nz ? k0 + segment_levels : nz;
     const int h0 = vertical && k0 > 0 ? k0 - 1 : k0;  // levels diffused: those written and their neighbours
     const int h1 = vertical && k1 < nz ? k1 + 1 : k1;
-    const int a0 = h0 - 2 > 0 ? h0 - 2 : 0;  // levels taken in: the z sweep's window around them
-    const int a1 = h1 + 2 < nz ? h1 + 2 : nz;
+    const int a0 = h0 - lag > 0 ? h0 - lag : 0;  // levels taken in: the z sweep's window around them
+    const int a1 = h1 + lag < nz ? h1 + lag : nz;
     const int member = field / species;
     const int kind = field % species;
     const real bg = background[kind];
@@ -890,18 +694,12 @@ __device__ __forceinline__ void tiled_z(
     const index_t u_stride = u_full ? nx + 1 : 0;
     const index_t v_stride = v_full ? nx : 0;
     const index_t w_level = w_full ? level : nx;
-    const real* w_field = w + velocity_row(member, 0, nz + 1, 0, w_full, ny, nx);
     const int faces = nz > 1 ? nz - 1 : 1;
-    // The ring region: order 0 keeps the rows and columns the diffusion reads (MID, offset 2 in
-    // tile coordinates), order 1 those the horizontal sweeps read (RAW, offset 0).
-    const int ring_rows = order == 0 ? MID_Y : RAW_Y, ring_cols = order == 0 ? MID_X : RAW_X;
-    const int ring_offset = order == 0 ? HALO - 1 : 0;
     BLOCK_PHASE { MINE(net) = 0.0; MINE(below) = ZERO; MINE(here) = ZERO; }
-    for (int stage = a0; stage < a1 + 2; ++stage) {
-        const int taken = stage;      // the level taken in now (while < a1)
-        const int kz = stage - 2;     // the level z-swept now (while in [h0, h1))
-        const bool sweeping = kz >= h0 && kz < h1;
-        BLOCK_SYNC;
+    for (int stage = a0; stage < a1 + lag; ++stage) {
+        const int taken = stage;   // the level taken in now (while < a1)
+        const int kz = stage - lag;  // the level finished now (while in [h0, h1))
+        BLOCK_SYNC;  // the previous stage's tiles are no longer read
         if (taken < a1) {
             const index_t plane = plane_offset(field, taken, nz, ny, nx);
             const index_t corrections = plane_offset(member, taken, nz, ny, nx);
@@ -909,21 +707,28 @@ __device__ __forceinline__ void tiled_z(
             const real* u_plane = u + velocity_row(member, taken, nz, 0, u_full, ny, nx + 1);
             const real* v_plane = v + velocity_row(member, taken, nz, 0, v_full, ny + 1, nx);
             BLOCK_PHASE {
+                // The domain's cells, and the ghosts the first sweep needs: beyond the x edges
+                // (ORDER 0), beyond the y edges (ORDER 1 without Z: with Z the y sweep follows the
+                // z sweep, whose values give them); bg where the boundary face lets air in.
                 for (int e = THREAD; e < RAW_Y * RAW_X; e += TILE_THREADS) {
                     int r = e / RAW_X, c = e % RAW_X;
                     int j = j0 - HALO + r, i = i0 - HALO + c;
                     real value = ZERO;
-                    if (j >= 0 && j < ny) {
+                    if (ORDER == 0 && j >= 0 && j < ny) {
                         const real* u_row = u_plane + j * u_stride;
-                        if (order == 0 && i < 0) value = u_row[0] > ZERO ? bg : cells[(index_t)j * nx];
-                        else if (order == 0 && i >= nx) value = u_row[nx] < ZERO ? bg : cells[(index_t)j * nx + nx - 1];
-                        else if (i >= 0 && i < nx) value = cells[(index_t)j * nx + i];
+                        if (i < 0) value = u_row[0] > ZERO ? bg : cells[(index_t)j * nx];
+                        else if (i >= nx) value = u_row[nx] < ZERO ? bg : cells[(index_t)j * nx + nx - 1];
+                        else value = cells[(index_t)j * nx + i];
+                    } else if (ORDER == 1 && i >= 0 && i < nx) {
+                        if (j >= 0 && j < ny) value = cells[(index_t)j * nx + i];
+                        else if (!Z && j < 0) value = v_plane[i] > ZERO ? bg : cells[i];
+                        else if (!Z) value = v_plane[ny * v_stride + i] < ZERO ? bg : cells[(index_t)(ny - 1) * nx + i];
                     }
-                    if (order == 0) raw[r][c] = value;
-                    else ring[taken % RING][r][c] = value;
+                    if (ORDER == 1 && Z) ring[taken % RING][r][c] = value;
+                    else raw[r][c] = value;
                 }
             }
-            if (order == 0) {  // x then y sweep of the level taken in, into the ring
+            if (ORDER == 0) {  // x then y sweep of the level taken in
                 BLOCK_SYNC;
                 BLOCK_PHASE {
                     for (int e = THREAD; e < RAW_Y * MID_X; e += TILE_THREADS) {
@@ -943,7 +748,7 @@ __device__ __forceinline__ void tiled_z(
                     }
                 }
                 BLOCK_SYNC;
-                BLOCK_PHASE {
+                BLOCK_PHASE {  // the y sweep's ghost rows, from the x-swept edge rows
                     for (int e = THREAD; e < RAW_Y * MID_X; e += TILE_THREADS) {
                         int r = e / MID_X, c = e % MID_X + HALO - 1;
                         int j = j0 - HALO + r, i = i0 - HALO + c;
@@ -961,78 +766,91 @@ __device__ __forceinline__ void tiled_z(
                         index_t at = (index_t)j * nx + i;
                         real correction = correct ? cells[at] * div_y[corrections + at] : ZERO;
                         real low, high;
-                        ring[taken % RING][r][c] = y_update(first[r - 2][c], first[r - 1][c], first[r][c],
-                                                            first[r + 1][c], first[r + 2][c], v_plane[j * v_stride + i],
-                                                            v_plane[(j + 1) * v_stride + i], rate_y, inverse_dy, step,
-                                                            correction, &low, &high);
+                        real value = y_update(first[r - 2][c], first[r - 1][c], first[r][c], first[r + 1][c],
+                                              first[r + 2][c], v_plane[j * v_stride + i],
+                                              v_plane[(j + 1) * v_stride + i], rate_y, inverse_dy, step, correction,
+                                              &low, &high);
+                        if (Z) ring[taken % RING][r][c] = value;
+                        else second[r - HALO + 1][c - HALO + 1] = value;
                         if (i >= i0 && i < i0 + TILE_X) {
                             if (j == 0) y_low[i - i0] = low;
                             if (j == ny - 1) y_high[i - i0] = high;
                         }
                     }
                 }
-                BLOCK_SYNC;
-                BLOCK_PHASE {  // the horizontal outflow of the level taken in
-                    int ty = THREAD / TILE_X, tx = THREAD % TILE_X;
-                    int j = j0 + ty, i = i0 + tx;
-                    if (j < ny && i < nx && taken >= k0 && taken < k1) {
-                        double net_x = (i == nx - 1 ? (double)x_high[ty] : 0.0) - (i == 0 ? (double)x_low[ty] : 0.0);
-                        double net_y = (j == ny - 1 ? (double)y_high[tx] : 0.0) - (j == 0 ? (double)y_low[tx] : 0.0);
-                        MINE(net) += dz[taken] * (net_x * dy + net_y * dx);
+                if (Z) {
+                    BLOCK_SYNC;
+                    BLOCK_PHASE {  // the horizontal outflow of the level taken in
+                        int ty = THREAD / TILE_X, tx = THREAD % TILE_X;
+                        int j = j0 + ty, i = i0 + tx;
+                        if (j < ny && i < nx && taken >= k0 && taken < k1) {
+                            double net_x = (i == nx - 1 ? (double)x_high[ty] : 0.0) - (i == 0 ? (double)x_low[ty] : 0.0);
+                            double net_y = (j == ny - 1 ? (double)y_high[tx] : 0.0) - (j == 0 ? (double)y_low[tx] : 0.0);
+                            MINE(net) += dz[taken] * (net_x * dy + net_y * dx);
+                        }
                     }
                 }
             }
         }
-        if (!sweeping) continue;
+        if (kz < h0 || kz >= h1) continue;
         const index_t plane = plane_offset(field, kz, nz, ny, nx);
         const index_t corrections = plane_offset(member, kz, nz, ny, nx);
         const real* cells = src + plane;
         const real* u_plane = u + velocity_row(member, kz, nz, 0, u_full, ny, nx + 1);
         const real* v_plane = v + velocity_row(member, kz, nz, 0, v_full, ny + 1, nx);
-        const real rate_below = rates_z[kz > 0 ? kz - 1 : 0];
-        const real rate_here = rates_z[kz];
-        const real rate_above = rates_z[kz + 1 < nz ? kz + 1 : nz - 1];
-        const real inverse_dz = ONE / dz_real[kz];
-        BLOCK_SYNC;
-        BLOCK_PHASE {
-            // The z sweep of level kz over the ring's region; levels beyond the bottom and the top
-            // are ghosts: bg where the boundary face lets air in, else the edge level's value.
-            for (int e = THREAD; e < ring_rows * ring_cols; e += TILE_THREADS) {
-                int r = e / ring_cols + ring_offset, c = e % ring_cols + ring_offset;
-                int j = j0 - HALO + r, i = i0 - HALO + c;
-                if (j < 0 || j >= ny || i < 0 || i >= nx) continue;
-                const real* w_column = w_field + (w_full ? (index_t)j * nx : 0) + i;
-                real ghost_low = w_column[0] > ZERO ? bg : ring[0][r][c];
-                real ghost_high = w_column[nz * w_level] < ZERO ? bg : ring[(nz - 1) % RING][r][c];
-                real window[5];
+        if (Z) {
+            const real* w_field = w + velocity_row(member, 0, nz + 1, 0, w_full, ny, nx);
+            const real rate_below = rates_z[kz > 0 ? kz - 1 : 0];
+            const real rate_here = rates_z[kz];
+            const real rate_above = rates_z[kz + 1 < nz ? kz + 1 : nz - 1];
+            const real inverse_dz = ONE / dz_real[kz];
+            // The ring's region: ORDER 0 keeps what the diffusion reads (MID), 1 what the
+            // horizontal sweeps read (RAW).
+            const int rows = ORDER == 0 ? MID_Y : RAW_Y, cols = ORDER == 0 ? MID_X : RAW_X;
+            const int offset = ORDER == 0 ? HALO - 1 : 0;
+            BLOCK_SYNC;
+            BLOCK_PHASE {
+                // The z sweep of level kz; levels beyond the bottom and the top are ghosts: bg
+                // where the boundary face lets air in, else the edge level's value.
+                for (int e = THREAD; e < rows * cols; e += TILE_THREADS) {
+                    int r = e / cols + offset, c = e % cols + offset;
+                    int j = j0 - HALO + r, i = i0 - HALO + c;
+                    if (j < 0 || j >= ny || i < 0 || i >= nx) continue;
+                    const real* w_column = w_field + (w_full ? (index_t)j * nx : 0) + i;
+                    real ghost_low = w_column[0] > ZERO ? bg : ring[0][r][c];
+                    real ghost_high = w_column[nz * w_level] < ZERO ? bg : ring[(nz - 1) % RING][r][c];
+                    real window[5];
 #pragma unroll
-                for (int d = 0; d < 5; ++d) {
-                    int at_level = kz + d - 2;
-                    window[d] = at_level < 0 ? ghost_low : (at_level >= nz ? ghost_high : ring[at_level % RING][r][c]);
-                }
-                index_t at = (index_t)j * nx + i;
-                real correction = correct ? cells[at] * div_z[corrections + at] : ZERO;
-                real low, high;
-                real value = z_update(window[0], window[1], window[2], window[3], window[4], w_column[kz * w_level],
-                                      w_column[(kz + 1) * w_level], rate_below, rate_here, rate_above, inverse_dz,
-                                      step, correction, &low, &high);
-                if (order == 0) second[r - HALO + 1][c - HALO + 1] = value;
-                else raw[r][c] = value;
-                if (j >= j0 && j < j0 + TILE_Y && i >= i0 && i < i0 + TILE_X) {
-                    z_low[j - j0][i - i0] = low;
-                    z_high[j - j0][i - i0] = high;
+                    for (int d = 0; d < 5; ++d) {
+                        int at_level = kz + d - 2;
+                        window[d] = at_level < 0 ? ghost_low : (at_level >= nz ? ghost_high : ring[at_level % RING][r][c]);
+                    }
+                    index_t at = (index_t)j * nx + i;
+                    real correction = correct ? cells[at] * div_z[corrections + at] : ZERO;
+                    real low, high;
+                    real value = z_update(window[0], window[1], window[2], window[3], window[4], w_column[kz * w_level],
+                                          w_column[(kz + 1) * w_level], rate_below, rate_here, rate_above, inverse_dz,
+                                          step, correction, &low, &high);
+                    if (ORDER == 0) second[r - HALO + 1][c - HALO + 1] = value;
+                    else raw[r][c] = value;
+                    if (j >= j0 && j < j0 + TILE_Y && i >= i0 && i < i0 + TILE_X) {
+                        z_low[j - j0][i - i0] = low;
+                        z_high[j - j0][i - i0] = high;
+                    }
                 }
             }
         }
-        if (order == 1) {  // then y and x sweeps of the z-swept level, as tiled_step's odd steps
-            BLOCK_SYNC;
-            BLOCK_PHASE {
-                for (int e = THREAD; e < RAW_Y * RAW_X; e += TILE_THREADS) {
-                    int r = e / RAW_X, c = e % RAW_X;
-                    int j = j0 - HALO + r, i = i0 - HALO + c;
-                    if (i < 0 || i >= nx || (j >= 0 && j < ny)) continue;
-                    raw[r][c] = j < 0 ? (v_plane[i] > ZERO ? bg : raw[HALO - j0][c])
-                                      : (v_plane[ny * v_stride + i] < ZERO ? bg : raw[ny - 1 - j0 + HALO][c]);
+        if (ORDER == 1) {  // y then x sweep of the level (z-swept first with Z)
+            if (Z) {
+                BLOCK_SYNC;
+                BLOCK_PHASE {  // the y sweep's ghost rows, from the z-swept edge rows
+                    for (int e = THREAD; e < RAW_Y * RAW_X; e += TILE_THREADS) {
+                        int r = e / RAW_X, c = e % RAW_X;
+                        int j = j0 - HALO + r, i = i0 - HALO + c;
+                        if (i < 0 || i >= nx || (j >= 0 && j < ny)) continue;
+                        raw[r][c] = j < 0 ? (v_plane[i] > ZERO ? bg : raw[HALO - j0][c])
+                                          : (v_plane[ny * v_stride + i] < ZERO ? bg : raw[ny - 1 - j0 + HALO][c]);
+                    }
                 }
             }
             BLOCK_SYNC;
@@ -1054,7 +872,7 @@ __device__ __forceinline__ void tiled_z(
                 }
             }
             BLOCK_SYNC;
-            BLOCK_PHASE {
+            BLOCK_PHASE {  // the x sweep's ghost columns, from the y-swept edge columns
                 for (int e = THREAD; e < MID_Y * RAW_X; e += TILE_THREADS) {
                     int r = e / RAW_X + HALO - 1, c = e % RAW_X;
                     int j = j0 - HALO + r, i = i0 - HALO + c;
@@ -1085,13 +903,18 @@ __device__ __forceinline__ void tiled_z(
         }
         BLOCK_SYNC;
         BLOCK_PHASE {
+            // Each thread's own cell: outflow, horizontal diffusion, and the vertical step of the
+            // level below, which now has both neighbours.
             int ty = THREAD / TILE_X, tx = THREAD % TILE_X;
             int j = j0 + ty, i = i0 + tx;
             if (j < ny && i < nx) {
                 if (kz >= k0 && kz < k1) {
-                    double net_z = (kz == nz - 1 ? (double)z_high[ty][tx] : 0.0) - (kz == 0 ? (double)z_low[ty][tx] : 0.0);
-                    MINE(net) += dx * dy * net_z;
-                    if (order == 1) {
+                    if (Z) {
+                        double net_z = (kz == nz - 1 ? (double)z_high[ty][tx] : 0.0)
+                                       - (kz == 0 ? (double)z_low[ty][tx] : 0.0);
+                        MINE(net) += dx * dy * net_z;
+                    }
+                    if (ORDER == 1 || !Z) {  // (ORDER 0 with Z counted it when the level was taken in)
                         double net_x = (i == nx - 1 ? (double)x_high[ty] : 0.0) - (i == 0 ? (double)x_low[ty] : 0.0);
                         double net_y = (j == ny - 1 ? (double)y_high[tx] : 0.0) - (j == 0 ? (double)y_low[tx] : 0.0);
                         MINE(net) += dz[kz] * (net_x * dy + net_y * dx);
@@ -1107,7 +930,7 @@ __device__ __forceinline__ void tiled_z(
                 if (!vertical) {
                     if (flush && rabs(h) < (real)(REAL_TINY)) h = ZERO;
                     dst[plane + cell] = h;
-                } else if (kz == h0) {
+                } else if (kz == h0) {  // level 0's own value stands in for the one below it
                     MINE(here) = h;
                     MINE(below) = h;
                 } else {
@@ -1139,37 +962,58 @@ __device__ __forceinline__ void tiled_z(
     }
 }
 
-// The two orders as separate kernels: with the order a constant each needs fewer registers.
-extern "C" __global__ void __launch_bounds__(TILE_THREADS, TILED_Z_MIN_BLOCKS) tiled_step_z_even(
-    const real* __restrict__ src, real* __restrict__ dst, const real* __restrict__ u, int u_full,
-    const real* __restrict__ v, int v_full, const real* __restrict__ w, int w_full, const real* __restrict__ div_x,
-    const real* __restrict__ div_y, const real* __restrict__ div_z, int correct, const real* __restrict__ background,
-    int species, int nz, int ny, int nx, real step, real rate_x, real rate_y, const real* __restrict__ rates_z,
-    real inverse_dx, real inverse_dy, double dx, double dy, const double* __restrict__ dz, int use_horizontal,
-    const real* __restrict__ kh, real gain_x, real gain_y, int use_masks, const real* __restrict__ open_x,
-    const real* __restrict__ open_y, int vertical, const real* __restrict__ conductance, int conductance_full,
-    const real* __restrict__ deposition, int deposition_full, const unsigned char* __restrict__ depositing,
-    const real* __restrict__ dz_real, int flush, int segment_levels, double* __restrict__ outflow)
+// Blocks per multiprocessor the register budget must allow (ptxas caps registers per thread so).
+// Without vertical wind: 3 x 256 threads in float32 (at most 85 registers), 2 in float64. With it:
+// 3 in float32 (left to itself ptxas took 214 registers, one block per multiprocessor); in
+// float64 a cap spills, so 1.
+#ifndef TILED_MIN_BLOCKS
+#define TILED_MIN_BLOCKS (sizeof(real) == 4 ? 3 : 2)
+#endif
+#ifndef TILED_Z_MIN_BLOCKS
+#define TILED_Z_MIN_BLOCKS (sizeof(real) == 4 ? 3 : 1)
+#endif
+
+// The kernels: one per order (with the order a constant, ptxas allocates registers for that path
+// alone; one kernel testing `order` inside took 214 registers), without and with the z sweep. All
+// four take the same parameters (w, w_full, div_z and rates_z are not read without the z sweep).
+#define TILED_PARAMETERS                                                                                   \
+    const real *__restrict__ src, real *__restrict__ dst, const real *__restrict__ u, int u_full,         \
+        const real *__restrict__ v, int v_full, const real *__restrict__ w, int w_full,                   \
+        const real *__restrict__ div_x, const real *__restrict__ div_y, const real *__restrict__ div_z,   \
+        int correct, const real *__restrict__ background, int species, int nz, int ny, int nx, real step, \
+        real rate_x, real rate_y, const real *__restrict__ rates_z, real inverse_dx, real inverse_dy,      \
+        double dx, double dy, const double *__restrict__ dz, int use_horizontal,                          \
+        const real *__restrict__ kh, real gain_x, real gain_y, int use_masks,                             \
+        const real *__restrict__ open_x, const real *__restrict__ open_y, int vertical,                   \
+        const real *__restrict__ conductance, int conductance_full, const real *__restrict__ deposition,  \
+        int deposition_full, const unsigned char *__restrict__ depositing, const real *__restrict__ dz_real, \
+        int flush, int segment_levels, double *__restrict__ outflow
+#define TILED_ARGUMENTS                                                                                    \
+    src, dst, u, u_full, v, v_full, w, w_full, div_x, div_y, div_z, correct, background, species, nz, ny, \
+        nx, step, rate_x, rate_y, rates_z, inverse_dx, inverse_dy, dx, dy, dz, use_horizontal, kh,        \
+        gain_x, gain_y, use_masks, open_x, open_y, vertical, conductance, conductance_full, deposition,    \
+        deposition_full, depositing, dz_real, flush, segment_levels, outflow
+
+extern "C" __global__ void __launch_bounds__(TILE_THREADS, TILED_MIN_BLOCKS) tiled_step_even(TILED_PARAMETERS)
 {
-    tiled_z<0>(src, dst, u, u_full, v, v_full, w, w_full, div_x, div_y, div_z, correct, background, species, nz, ny,
-               nx, step, rate_x, rate_y, rates_z, inverse_dx, inverse_dy, dx, dy, dz, use_horizontal, kh, gain_x, gain_y,
-               use_masks, open_x, open_y, vertical, conductance, conductance_full, deposition, deposition_full, depositing,
-               dz_real, flush, segment_levels, outflow);
+    __shared__ TileMemory<false> memory;
+    tiled<0, false>(memory, TILED_ARGUMENTS);
 }
 
-extern "C" __global__ void __launch_bounds__(TILE_THREADS, TILED_Z_MIN_BLOCKS) tiled_step_z_odd(
-    const real* __restrict__ src, real* __restrict__ dst, const real* __restrict__ u, int u_full,
-    const real* __restrict__ v, int v_full, const real* __restrict__ w, int w_full, const real* __restrict__ div_x,
-    const real* __restrict__ div_y, const real* __restrict__ div_z, int correct, const real* __restrict__ background,
-    int species, int nz, int ny, int nx, real step, real rate_x, real rate_y, const real* __restrict__ rates_z,
-    real inverse_dx, real inverse_dy, double dx, double dy, const double* __restrict__ dz, int use_horizontal,
-    const real* __restrict__ kh, real gain_x, real gain_y, int use_masks, const real* __restrict__ open_x,
-    const real* __restrict__ open_y, int vertical, const real* __restrict__ conductance, int conductance_full,
-    const real* __restrict__ deposition, int deposition_full, const unsigned char* __restrict__ depositing,
-    const real* __restrict__ dz_real, int flush, int segment_levels, double* __restrict__ outflow)
+extern "C" __global__ void __launch_bounds__(TILE_THREADS, TILED_MIN_BLOCKS) tiled_step_odd(TILED_PARAMETERS)
 {
-    tiled_z<1>(src, dst, u, u_full, v, v_full, w, w_full, div_x, div_y, div_z, correct, background, species, nz, ny,
-               nx, step, rate_x, rate_y, rates_z, inverse_dx, inverse_dy, dx, dy, dz, use_horizontal, kh, gain_x, gain_y,
-               use_masks, open_x, open_y, vertical, conductance, conductance_full, deposition, deposition_full, depositing,
-               dz_real, flush, segment_levels, outflow);
+    __shared__ TileMemory<false> memory;
+    tiled<1, false>(memory, TILED_ARGUMENTS);
+}
+
+extern "C" __global__ void __launch_bounds__(TILE_THREADS, TILED_Z_MIN_BLOCKS) tiled_step_z_even(TILED_PARAMETERS)
+{
+    __shared__ TileMemory<true> memory;
+    tiled<0, true>(memory, TILED_ARGUMENTS);
+}
+
+extern "C" __global__ void __launch_bounds__(TILE_THREADS, TILED_Z_MIN_BLOCKS) tiled_step_z_odd(TILED_PARAMETERS)
+{
+    __shared__ TileMemory<true> memory;
+    tiled<1, true>(memory, TILED_ARGUMENTS);
 }
