@@ -178,8 +178,10 @@ class Transport:
                            for parity in (0, 1)]
         grid = self.grid
         use_kh = self.diffusivity.max_horizontal() > 0
+        # The wind's own arrays (views without the species axis): on a GPU a host copy would be
+        # copied to the device again, three more state-sized arrays per member for a 3D wind.
         return self._fused_factory(
-            *(a for a in self.wind.host), divergences, self._moving[2], kh[:, 0, :, 0, 0] if use_kh else None,
+            *(a[:, 0] for a in (self.wind.u, self.wind.v, self.wind.w)), divergences, self._moving[2], kh[:, 0, :, 0, 0] if use_kh else None,
             grid.dx, grid.dy, grid.dz, self._background_host, self.limiter,
             self._open_x if self._has_solids else None, self._open_y if self._has_solids else None)
 
