@@ -130,7 +130,8 @@ def test_cuda_source_compiles_for_hopper_and_ampere_without_register_spills():
         for dtype in (np.float32, np.float64):
             for code in LIMITER_CODES.values():
                 program = nvrtc.createProgram(source, "transport.cu", [], [])
-                options = ["--fmad=false", "-std=c++17", f"-arch={arch}", "-Xptxas=-v",
+                # CuPy adds -ftz=true to every build (float32 subnormals flushed, as on the CPU).
+                options = [*CupyKernels.OPTIONS, "-ftz=true", f"-arch={arch}", "-Xptxas=-v",
                            *compile_definitions(dtype, code)]
                 try:
                     nvrtc.compileProgram(program, options)
