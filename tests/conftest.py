@@ -9,7 +9,9 @@ import pytest
 
 from engine.backend import BackendUnavailableError, resolve_backend
 
-ALL_BACKENDS = ("numpy", "numba", "cupy")
+#: ``cuda-host``: NumPy arrays with the GPU's CUDA kernels built for the host CPU doing the step
+#: (see tests/cuda_host.py), so every physics test also checks the kernels CuPy runs.
+ALL_BACKENDS = ("numpy", "numba", "cupy", "cuda-host")
 
 
 def _available(name: str) -> tuple[bool, str]:
@@ -21,8 +23,17 @@ def _available(name: str) -> tuple[bool, str]:
 
 
 @pytest.fixture(params=ALL_BACKENDS)
-def backend(request):
-    """Name of an array backend; tests using it are skipped, with the reason, where it cannot run."""
+def backend(request, monkeypatch):
+    """Name of an array backend; tests using it are skipped, with the reason, where it cannot run.
+    For ``cuda-host`` it is ``numpy``, with every transport built in the test running the CUDA
+    kernels on the host (a test that compares a backend with NumPy compares them with themselves)."""
+    if request.param == "cuda-host":
+        from cuda_host import host_compiler, install_host_kernels  # noqa: PLC0415
+
+        if host_compiler() is None:
+            pytest.skip("cuda-host: no C++ compiler to build the CUDA kernels for the host")
+        install_host_kernels(monkeypatch)
+        return "numpy"
     ok, why = _available(request.param)
     if not ok:
         pytest.skip(f"{request.param} backend unavailable: {why}")

@@ -7,12 +7,12 @@ GPU the ``cupy`` case of the backend-parametrised suites runs the same kernels t
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 
 import numpy as np
 import pytest
+from cuda_host import use_host_kernels
 from test_backend_parity import CASES, TOLERANCE, build, deformation_model
 
 from engine import Diffusivity
@@ -27,13 +27,7 @@ pytestmark = pytest.mark.skipif(host_compiler() is None, reason="no C++ compiler
 
 def with_host_kernels(model):
     """``model`` (NumPy backend) with its sweeps and diffusion run by the CUDA kernels on the host."""
-    transport = model.transport
-    transport._fused_factory = functools.partial(CudaFusedSweeps, xp=np, kernels=HostKernels)
-    transport._fused_flushes = True  # as on the GPU: the last kernel flushes subnormals
-    transport._compiled_vertical = CudaVerticalSolve(np, HostKernels)
-    transport.set_meteorology(transport.wind, transport.diffusivity)
-    assert isinstance(transport._fused, CudaFusedSweeps)
-    assert transport._vertical._compiled is transport._compiled_vertical
+    use_host_kernels(model.transport)
     return model
 
 

@@ -1,0 +1,39 @@
+"""Test helper: a NumPy-backend model whose sweeps and diffusion run the CUDA kernels built for
+the host CPU (:class:`engine.kernels.cuda_kernels.HostKernels`), as the ``cuda-host`` case of the
+backend fixture and in ``test_cuda_kernels.py``."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from engine.kernels.cuda_fused import CudaFusedSweeps, CudaVerticalSolve
+from engine.kernels.cuda_kernels import HostKernels, host_compiler
+from engine.transport import step as step_module
+
+__all__ = ["host_compiler", "use_host_kernels", "install_host_kernels"]
+
+
+def use_host_kernels(transport) -> None:
+    """Make a NumPy-backend ``transport`` run the CUDA kernels on the host, as CuPy runs them on
+    a GPU: the fused sweeps and diffusion, the subnormal flush in the last kernel, the implicit
+    vertical solve."""
+    transport._fused_factory = functools.partial(CudaFusedSweeps, xp=np, kernels=HostKernels)
+    transport._fused_flushes = True
+    transport._compiled_vertical = CudaVerticalSolve(np, HostKernels)
+    transport.set_meteorology(transport.wind, transport.diffusivity)
+    assert isinstance(transport._fused, CudaFusedSweeps)
+    assert transport._vertical._compiled is transport._compiled_vertical
+
+
+def install_host_kernels(monkeypatch) -> None:
+    """Every NumPy-backend transport built while ``monkeypatch`` is active uses the host kernels."""
+    original = step_module.Transport.__init__
+
+    def init(self, grid, *args, **kwargs):
+        original(self, grid, *args, **kwargs)
+        if grid.backend.name == "numpy":
+            use_host_kernels(self)
+
+    monkeypatch.setattr(step_module.Transport, "__init__", init)
