@@ -107,7 +107,8 @@ class CudaFusedSweeps:
     #: Blocks per streaming multiprocessor the one-pass kernel aims for (about what fits at once).
     BLOCKS_PER_SM = 4
     #: Fewest levels a block of the one-pass kernel marches: each segment recomputes the level on
-    #: either side of it for the vertical step, at most 2/16 of its work.
+    #: either side of it for the vertical step, and two more for the z sweep's window where there
+    #: is one (at most 6/16 of its work, only where the field alone would leave the device idle).
     MIN_SEGMENT_LEVELS = 16
 
     def segments_for(self, blocks: int, nz: int) -> int:
