@@ -103,6 +103,9 @@ def profile(n: int, members: int, steps: int, host: bool = False, tiled: bool = 
     model.grid.backend.synchronize()
     step_seconds = (time.perf_counter() - start) / steps
     cells = members * n**3
+    # Device memory the run holds (CuPy's pool: every array of the model and the kernels' buffers),
+    # in state sizes per member: what an ensemble chunk of this grid needs per member.
+    held = None if host else int(xp.get_default_memory_pool().total_bytes())
     bandwidth = None if host else measure_device_bandwidth()
     rows = []
     for name, times in sorted(kernels.seconds().items()):
@@ -118,6 +121,8 @@ def profile(n: int, members: int, steps: int, host: bool = False, tiled: bool = 
                           "schedule": "tiled" if tiled else "columns"},
               "device_triad_GB_s": bandwidth,
               "step": {"seconds": step_seconds, "mlups": cells / step_seconds / 1e6},
+              "device_memory": None if held is None else {
+                  "pool_bytes": held, "state_sizes_per_member": held / (4 * cells)},
               "kernels": rows}
     if bandwidth:
         report["step"]["fraction_of_roofline"] = report["step"]["mlups"] / (bandwidth * 1e3 / BYTES_PER_CELL)
