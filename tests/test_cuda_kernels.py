@@ -17,10 +17,11 @@ from test_backend_parity import CASES, TOLERANCE, build, deformation_model
 
 from engine import Diffusivity
 from hpc.cuda_profile import main as profile_main
-from engine.kernels.cuda_fused import LIMITER_CODES, CudaFusedSweeps, CudaVerticalSolve
+from engine.kernels.cuda_fused import CudaFusedSweeps, CudaVerticalSolve
 from engine.kernels.cuda_kernels import (CupyKernels, HostKernels, KernelSet, compile_definitions, host_compiler,
                                          kernel_source)
 from engine.transport import LIMITERS
+from engine.transport.advection import LIMITER_CODES
 
 pytestmark = pytest.mark.skipif(host_compiler() is None, reason="no C++ compiler to build the CUDA kernels for the host")
 

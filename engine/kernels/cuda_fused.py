@@ -29,11 +29,10 @@ from typing import Callable
 
 import numpy as np
 
-from ..transport.diffusion import column_layout
+from ..transport.advection import LIMITER_CODES
+from ..transport.diffusion import column_layout, explicit_layout
 from .cuda_kernels import THREADS, TILE_X, TILE_Y, CupyKernels, KernelSet
 
-#: Limiter name → the source's ``LIMITER`` code (the same codes as the Numba kernels).
-LIMITER_CODES = {"upwind": 0, "minmod": 1, "mc": 2, "superbee": 3, "vanleer": 4}
 
 
 def _layered(xp, array):
@@ -146,28 +145,18 @@ class CudaFusedSweeps:
             rates = self._rates[dt] = self.xp.asarray((kind(dt) / self._dz_host).astype(self.dtype))
         return rates
 
-    def _vertical_arguments(self, vertical, species: int, nz: int):
+    def _vertical_arguments(self, vertical, species: int, nz: int, ny: int, nx: int):
         """``(enabled, conductance, full, deposition, full, depositing)`` for ``diffuse``, on the
         device, prepared once per coefficient set (see ``FusedSweeps._vertical_arguments``)."""
         if vertical is None:
             return self._no_vertical
-        if self._prepared is not None and self._prepared[0] is vertical:
-            return self._prepared[1]
-        xp, dtype = self.xp, self.dtype
-        conductance, deposition = vertical
-        conductance = xp.asarray(conductance, dtype=dtype)
-        members = self.u.shape[0]
-        use_deposition = deposition is not None
-        deposition = xp.asarray(deposition if use_deposition else np.zeros((species, nz, 1, 1)), dtype=dtype)
-        if nz == 1:  # no interior face; the kernel never reads it
-            conductance = xp.zeros((members, 1) + conductance.shape[2:], dtype)
-        conductance = xp.ascontiguousarray(xp.broadcast_to(conductance, (members,) + conductance.shape[1:]))
-        deposition = xp.ascontiguousarray(xp.broadcast_to(deposition, (species, nz) + deposition.shape[2:]))
-        depositing = (xp.any(deposition > 0, axis=(2, 3)) if use_deposition
-                      else xp.zeros((species, nz), bool)).astype(np.uint8)
-        arguments = (1, conductance, int(conductance.shape[2] * conductance.shape[3] > 1), deposition,
-                     int(deposition.shape[2] * deposition.shape[3] > 1), xp.ascontiguousarray(depositing))
-        self._prepared = (vertical, arguments)
+        if self._prepared is not None and self._prepared[0] is vertical and self._prepared[1] == (ny, nx):
+            return self._prepared[2]
+        conductance, deposition, depositing = explicit_layout(self.xp, *vertical, self.u.shape[0], species, nz,
+                                                              ny, nx, self.dtype)
+        full = int(conductance.shape[2] * conductance.shape[3] > 1)  # the same for both (explicit_layout)
+        arguments = (1, conductance, full, deposition, full, self.xp.ascontiguousarray(depositing.astype(np.uint8)))
+        self._prepared = (vertical, (ny, nx), arguments)
         return arguments
 
     def _diffusion_arguments(self, diffusion_dt: float) -> tuple:
@@ -214,7 +203,7 @@ class CudaFusedSweeps:
         kind = self.dtype.type
         step = kind(dt)
         div_x, div_y, div_z = self.divergences[parity % 2]
-        vertical_arguments = self._vertical_arguments(vertical, species, nz)
+        vertical_arguments = self._vertical_arguments(vertical, species, nz, ny, nx)
         finishing = self.use_diffusion or vertical_arguments[0]
         if finishing and self.tiled:
             tiles = math.ceil(nx / TILE_X) * math.ceil(ny / TILE_Y)

@@ -31,6 +31,8 @@ import math
 import numba
 import numpy as np
 
+from ..transport.advection import LIMITER_CODES
+from ..transport.diffusion import explicit_layout
 from .jit import njit
 from .numba_fpenv import flush_denormals, restore
 from .numba_prefetch import prefetch_row
@@ -71,7 +73,6 @@ def _slope(a, b, code, zero, half, one, two, tiny):
     return sign * num / max(sa + sb, tiny)
 
 
-LIMITER_CODES = {"upwind": 0, "minmod": 1, "mc": 2, "superbee": 3, "vanleer": 4}
 
 
 @njit(inline="always")
@@ -924,18 +925,8 @@ class FusedSweeps:
         key = (id(vertical), tasks, ny, nx, np.dtype(dtype).str)
         if self._prepared is not None and self._prepared[0] == key:
             return self._prepared[2]
-        conductance, deposition = vertical
-        members_wind = self.u.shape[0]
-        conductance = np.asarray(conductance, dtype=dtype)
-        use_deposition = deposition is not None
-        deposition = np.asarray(deposition if use_deposition else np.zeros((species, nz, 1, 1)), dtype=dtype)
-        columns = (ny, nx) if conductance.shape[2:] != (1, 1) or deposition.shape[2:] != (1, 1) else (1, 1)
-        if nz == 1:  # no interior face; the kernel never reads it
-            conductance = np.zeros((members_wind, 1) + columns, dtype)
-        conductance = np.ascontiguousarray(np.broadcast_to(conductance, (members_wind, conductance.shape[1]) + columns))
-        deposition = np.ascontiguousarray(np.broadcast_to(deposition, (species, nz) + columns))
-        # Per species and level: is any rate positive (the kernel divides by 1 + dt vd/dz only there).
-        depositing = np.any(deposition > 0, axis=(2, 3)) if use_deposition else np.zeros((species, nz), np.bool_)
+        conductance, deposition, depositing = explicit_layout(np, *vertical, self.u.shape[0], species, nz, ny, nx,
+                                                              dtype)
         arguments = (True, conductance, deposition, depositing, np.empty((tasks, 3, ny, nx), dtype))
         # Keep ``vertical`` itself so its id stays unique while the prepared arrays are reused.
         self._prepared = (key, vertical, arguments)

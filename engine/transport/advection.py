@@ -23,6 +23,9 @@ from typing import Any, NamedTuple
 from ..backend import array_module
 
 LIMITERS = ("minmod", "vanleer", "mc", "superbee", "upwind")
+#: Limiter name → the compiled kernels' limiter code (Numba's constant argument, the CUDA
+#: source's ``LIMITER``).
+LIMITER_CODES = {"upwind": 0, "minmod": 1, "mc": 2, "superbee": 3, "vanleer": 4}
 
 
 def limited_slope(upwind_diff, local_diff, limiter: str = "mc", overwrite: bool = False, out=None):

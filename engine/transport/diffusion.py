@@ -242,6 +242,27 @@ class VerticalDiffusionSolver:
         return field
 
 
+def explicit_layout(xp, conductance, deposition, members: int, species: int, nz: int, ny: int, nx: int, dtype):
+    """The explicit vertical step's arrays laid out for a fused kernel (Numba, CUDA), from
+    :meth:`VerticalDiffusionSolver.explicit_coefficients`: ``(conductance, deposition,
+    depositing)``, C-contiguous on ``xp``'s device — ``Kz/dz_c`` ``(members, max(nz-1, 1), rows,
+    cols)``, ``vd/dz`` ``(species, nz, rows, cols)`` (zeros without deposition) and whether a
+    level's rate is positive anywhere ``(species, nz)`` — with ``(rows, cols)`` ``(ny, nx)`` where
+    either varies per column (solids), else ``(1, 1)``. On one level the conductance (no
+    interior face) is a single zero per member."""
+    conductance = xp.asarray(conductance, dtype=dtype)
+    use_deposition = deposition is not None
+    deposition = xp.asarray(deposition if use_deposition else np.zeros((species, nz, 1, 1)), dtype=dtype)
+    columns = (ny, nx) if conductance.shape[2:] != (1, 1) or deposition.shape[2:] != (1, 1) else (1, 1)
+    if nz == 1:
+        conductance = xp.zeros((members, 1) + columns, dtype)
+    conductance = xp.ascontiguousarray(xp.broadcast_to(conductance, (members, conductance.shape[1]) + columns))
+    deposition = xp.ascontiguousarray(xp.broadcast_to(deposition, (species, nz) + columns))
+    # Per species and level: is any rate positive (the kernels divide by 1 + dt vd/dz only there).
+    depositing = xp.any(deposition > 0, axis=(2, 3)) if use_deposition else xp.zeros((species, nz), bool)
+    return conductance, deposition, depositing
+
+
 def column_layout(field, coefficients, conductance, deposition):
     """The implicit solve's arrays laid out for a one-pass twin of
     :meth:`VerticalDiffusionSolver.solve` (Numba, CUDA): ``(lower, inv_pivot, upper_ratio,

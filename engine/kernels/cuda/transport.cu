@@ -4,7 +4,7 @@
 //
 // Compiled by NVRTC through CuPy (engine/kernels/cuda_fused.py) with
 //   -DREAL=float|double     the working precision
-//   -DLIMITER=0..4          upwind, minmod, mc, superbee, vanleer (numba_fused.LIMITER_CODES)
+//   -DLIMITER=0..4          upwind, minmod, mc, superbee, vanleer (engine.transport.advection.LIMITER_CODES)
 //   -DREAL_TINY=<literal>   the smallest normal number of REAL (van Leer's guard)
 //   --fmad=false            no contraction of a*b+c into one rounding: the reference rounds twice
 // and by the host C++ compiler for verification on machines without a GPU
