@@ -23,7 +23,8 @@ from engine.kernels.cuda_kernels import (CupyKernels, HostKernels, KernelSet, co
 from engine.transport import LIMITERS
 from engine.transport.advection import LIMITER_CODES
 
-pytestmark = pytest.mark.skipif(host_compiler() is None, reason="no C++ compiler to build the CUDA kernels for the host")
+pytestmark = pytest.mark.skipif(host_compiler() is None,
+                                reason="no C++ compiler to build the CUDA kernels for the host")
 
 
 def with_host_kernels(model):

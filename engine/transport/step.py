@@ -181,8 +181,8 @@ class Transport:
         # The wind's own arrays (views without the species axis): on a GPU a host copy would be
         # copied to the device again, three more state-sized arrays per member for a 3D wind.
         return self._fused_factory(
-            *(a[:, 0] for a in (self.wind.u, self.wind.v, self.wind.w)), divergences, self._moving[2], kh[:, 0, :, 0, 0] if use_kh else None,
-            grid.dx, grid.dy, grid.dz, self._background_host, self.limiter,
+            *(a[:, 0] for a in (self.wind.u, self.wind.v, self.wind.w)), divergences, self._moving[2],
+            kh[:, 0, :, 0, 0] if use_kh else None, grid.dx, grid.dy, grid.dz, self._background_host, self.limiter,
             self._open_x if self._has_solids else None, self._open_y if self._has_solids else None)
 
     def _build_vertical_solver(self) -> None:
@@ -366,10 +366,11 @@ class Transport:
         return self.vertical_diffusion == "auto" and dt <= limit
 
     def _fused_step(self, field, dt: float, parity: int, diffusion_dt: float):
-        """The fused step (Numba on the CPU: one pass; CUDA on the GPU: two or three kernels).
-        Sweeps, horizontal and (where explicit) vertical diffusion into a buffer this object keeps, which becomes the state while the old state's memory
-        becomes the next buffer; with implicit vertical diffusion a second pass solves back into
-        ``field``'s memory. No fresh 4-byte-per-cell array is page-faulted in any step."""
+        """The fused step (Numba on the CPU, CUDA on the GPU: one pass). Sweeps, horizontal and
+        (where explicit) vertical diffusion into a buffer this object keeps, which becomes the
+        state while the old state's memory becomes the next buffer; with implicit vertical
+        diffusion a second pass solves back into ``field``'s memory. No fresh 4-byte-per-cell array
+        is page-faulted in any step."""
         if self._swept is None or self._swept.shape != field.shape or self._swept.dtype != field.dtype:
             self._swept = self._xp.empty_like(field)
         explicit = self.explicit_vertical(dt)
