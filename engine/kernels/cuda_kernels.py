@@ -1,11 +1,13 @@
 """The CUDA transport kernels (``engine/kernels/cuda/transport.cu``) as callable sets, compiled for
 the GPU through CuPy (NVRTC), or for the host CPU by the system C++ compiler.
 
-The host build runs every thread of a launch one after another. The kernels use no shared memory,
-barrier or warp intrinsic — each thread reads only the inputs and writes only its own outputs —
-so that is the same computation as on the device, and with no contraction of ``a*b+c`` on either
-side the same floats: it is how the kernels are tested on machines without a GPU, against the
-NumPy reference, bit for bit.
+The host build runs every thread of a launch one after another. The column kernels share nothing
+between threads — each reads only the inputs and writes only its own outputs — and the tiled
+kernels (``tiled_*``) are written in phases between their barriers, which the host build runs as
+a loop over the block's threads per phase (``HOST_SERIAL`` in the source). Either way that is the
+same computation as on the device, and with no contraction of ``a*b+c`` on either side the same
+floats: it is how the kernels are tested on machines without a GPU, against the NumPy reference,
+bit for bit.
 
 A launch names the kernel and passes its arguments as arrays and plain Python numbers;
 :class:`KernelSet` checks them against the kernel's C signature (an array for each pointer, of

@@ -8,24 +8,29 @@
 //   -DREAL_TINY=<literal>   the smallest normal number of REAL (van Leer's guard)
 //   --fmad=false            no contraction of a*b+c into one rounding: the reference rounds twice
 // and by the host C++ compiler for verification on machines without a GPU
-// (engine/kernels/cuda_host.py): every thread here is independent — no shared memory, no
-// barrier, no warp intrinsic — so running the threads one after another is the same computation.
+// (engine/kernels/cuda_kernels.py, HostKernels): the column kernels share nothing between
+// threads, and the tiled kernels are written in phases between barriers that the host build runs
+// as loops over a block's threads (BLOCK_PHASE, below), so running the threads one after another
+// is the same computation.
 //
 // Layouts (C order): a field is (fields = member*species, nz, ny, nx); u (members, nz, ny|1, nx+1),
 // v (members, nz, ny+1|1, nx), w (members, nz+1, ny|1, nx), where one row per level (a
 // horizontally uniform, "layered" wind) is flagged by *_full = 0.
 //
-// Each kernel marches one thread along one axis, keeping the cells it needs again in registers,
-// so every cell of the input is read from memory once per pass and every intermediate value is
-// computed once:
+// The step runs as one tiled kernel (tiled_step_even/_odd, tiled_step_z_even/_odd, at the end of
+// this file): a block carries a tile of every level of a field through all sweeps and diffusion
+// in shared memory. The column kernels are a second schedule of the same computation, kept to
+// check the first against; each marches one thread along one axis, keeping the cells it needs
+// again in registers:
 //   sweep_xy  thread per (field, level, column), along y: the x sweep of each row, then the y sweep
 //   sweep_yx  thread per (field, level, column), along y: the y sweep of the 5 columns around it,
 //             then the x sweep of its cell
 //   sweep_z   thread per (field, row, column), along z
 //   diffuse   thread per (field, row, column), along z: horizontal diffusion of each level, then
 //             forward-Euler vertical diffusion with implicit deposition of the level below it
-// Boundary outflow (concentration * m^3 per unit time) goes into one float64 partial per thread,
-// summed afterwards: no atomics, so the sums are deterministic.
+// vertical_implicit is the implicit vertical solve, a thread per column. Boundary outflow
+// (concentration * m^3 per unit time) goes into one float64 partial per thread, summed
+// afterwards: no atomics, so the sums are deterministic.
 
 #ifndef REAL
 #define REAL float
