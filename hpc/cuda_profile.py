@@ -16,7 +16,6 @@ kernels built for the CPU (tiny sizes only: a check of this script).
 from __future__ import annotations
 
 import argparse
-import functools
 import gc
 import json
 import sys
@@ -72,30 +71,18 @@ def profile(n: int, members: int, steps: int, host: bool = False, tiled: bool = 
     """Step the peer problem ``steps`` times with timed kernels; the report as a dict.
     ``tiled``: the one-kernel schedule (default), else the column kernels (sweeps, then diffuse)."""
     if host:
-        from engine.kernels.cuda_fused import CudaFusedSweeps  # noqa: PLC0415
-        from engine.kernels.cuda_kernels import HostKernels  # noqa: PLC0415
+        from engine.kernels.cuda_fused import use_host_kernels  # noqa: PLC0415
 
         model = build_model(n, "numpy", members)
-        xp = np
-        transport = model.transport
-        timed = []
-
-        def factory(dtype, code):
-            timed.append(TimedKernels(HostKernels(dtype, code), np))
-            return timed[-1]
-
-        transport._fused_factory = functools.partial(CudaFusedSweeps, xp=np, kernels=factory)
-        transport._fused_flushes = True
-        transport.set_meteorology(transport.wind, transport.diffusivity)
-        kernels = timed[-1]
+        use_host_kernels(model.transport)
     else:
         import cupy  # noqa: PLC0415 - a GPU run
 
         gc.collect()  # an earlier run's arrays back to the pool, and the pool's blocks to the device
         cupy.get_default_memory_pool().free_all_blocks()
         model = build_model(n, "cupy", members)
-        xp = model.grid.xp
-        kernels = model.transport._fused.kernels = TimedKernels(model.transport._fused.kernels, xp)
+    xp = model.grid.xp
+    kernels = model.transport._fused.kernels = TimedKernels(model.transport._fused.kernels, xp)
     model.transport._fused.tiled = tiled
     dt = stable_dt()
     model.step(dt)  # compile and warm up

@@ -4,26 +4,18 @@ backend fixture and in ``test_cuda_kernels.py``."""
 
 from __future__ import annotations
 
-import functools
-
-import numpy as np
-
-from engine.kernels.cuda_fused import CudaFusedSweeps, CudaVerticalSolve
-from engine.kernels.cuda_kernels import HostKernels, host_compiler
+from engine.kernels import cuda_fused
+from engine.kernels.cuda_kernels import host_compiler
 from engine.transport import step as step_module
 
 __all__ = ["host_compiler", "use_host_kernels", "install_host_kernels"]
 
 
 def use_host_kernels(transport) -> None:
-    """Make a NumPy-backend ``transport`` run the CUDA kernels on the host, as CuPy runs them on
-    a GPU: the fused sweeps and diffusion, the subnormal flush in the last kernel, the implicit
-    vertical solve."""
-    transport._fused_factory = functools.partial(CudaFusedSweeps, xp=np, kernels=HostKernels)
-    transport._fused_flushes = True
-    transport._compiled_vertical = CudaVerticalSolve(np, HostKernels)
-    transport.set_meteorology(transport.wind, transport.diffusivity)
-    assert isinstance(transport._fused, CudaFusedSweeps)
+    """Make a NumPy-backend ``transport`` run the CUDA kernels on the host
+    (:func:`engine.kernels.cuda_fused.use_host_kernels`), and check it does."""
+    cuda_fused.use_host_kernels(transport)
+    assert isinstance(transport._fused, cuda_fused.CudaFusedSweeps)
     assert transport._vertical._compiled is transport._compiled_vertical
 
 

@@ -1,6 +1,7 @@
 """The CUDA transport kernels, verified without a GPU: built for the host CPU
-(:class:`engine.kernels.cuda_kernels.HostKernels`, every thread run in turn — the kernels share
-nothing between threads, so that is the device's computation) and put in the place of the
+(:class:`engine.kernels.cuda_kernels.HostKernels`, every thread run in turn — the column kernels
+share nothing between threads and the tiled ones run phase by phase between their barriers, so
+that is the device's computation) and put in the place of the
 reference operators of a NumPy-backend model. With no fused multiply-add on either side they must
 give the reference's floats exactly, over every branch of the scheme and both sweep orders; on a
 GPU the ``cupy`` case of the backend-parametrised suites runs the same kernels through CuPy."""
@@ -16,12 +17,12 @@ from cuda_host import use_host_kernels
 from test_backend_parity import CASES, TOLERANCE, build, deformation_model
 
 from engine import Diffusivity
-from hpc.cuda_profile import main as profile_main
 from engine.kernels.cuda_fused import CudaFusedSweeps, CudaVerticalSolve
 from engine.kernels.cuda_kernels import (CupyKernels, HostKernels, KernelSet, compile_definitions, host_compiler,
                                          kernel_source)
 from engine.transport import LIMITERS
 from engine.transport.advection import LIMITER_CODES
+from hpc.cuda_profile import main as profile_main
 
 pytestmark = pytest.mark.skipif(host_compiler() is None,
                                 reason="no C++ compiler to build the CUDA kernels for the host")

@@ -24,6 +24,7 @@ how they are verified where no GPU is.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Callable
 
@@ -31,7 +32,7 @@ import numpy as np
 
 from ..transport.advection import LIMITER_CODES
 from ..transport.diffusion import column_layout, explicit_layout
-from .cuda_kernels import THREADS, TILE_X, TILE_Y, CupyKernels, KernelSet
+from .cuda_kernels import THREADS, TILE_X, TILE_Y, CupyKernels, HostKernels, KernelSet
 
 
 
@@ -289,3 +290,14 @@ class CudaVerticalSolve:
             conductance, conductance.shape[0], deposition, deposition.shape[0], deposition.shape[1],
             int(use_deposition), inverse_dz, int(full), species, nz, ny, nx, dtype.type(dt)))
         return out
+
+
+def use_host_kernels(transport, kernels: Callable[..., KernelSet] = HostKernels) -> None:
+    """Make a NumPy-backend :class:`~engine.transport.step.Transport` run the CUDA kernels built
+    for the host CPU, as CuPy runs them on a GPU: the fused step, the subnormal flush in its
+    kernel, the implicit vertical solve (for verification without a GPU; ``kernels`` may wrap
+    :class:`HostKernels`, e.g. to time the launches)."""
+    transport._fused_factory = functools.partial(CudaFusedSweeps, xp=np, kernels=kernels)
+    transport._fused_flushes = True
+    transport._compiled_vertical = CudaVerticalSolve(np, kernels)
+    transport.set_meteorology(transport.wind, transport.diffusivity)
