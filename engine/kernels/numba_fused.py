@@ -9,8 +9,8 @@ once per step and the intermediate fields live in per-thread cache-sized buffers
 * even steps: each z-plane is swept in x then y into a ring of five planes; the z fluxes of a plane
   need the swept planes below and above it, so the vertical sweep runs two planes behind, then
   the plane is diffused horizontally and written out;
-* odd steps: the z sweep reads the input planes directly, then y, x and diffusion follow on the
-  plane in cache.
+* odd steps: the z sweep reads the input planes directly, then y and x sweep the plane in place
+  in cache, and diffusion follows.
 
 Threads take ``(member·species, block of z-planes)`` tasks; a block recomputes the two swept
 planes on either side of it (halo), which costs ~4/planes-per-block of extra work. Inner loops run
@@ -38,6 +38,10 @@ from .numba_fpenv import flush_denormals, restore
 from .numba_prefetch import prefetch_row
 
 _RING = 5  # swept planes k-2 .. k+2 held while the z sweep runs behind
+# Scratch planes of a task after the ring: a swept plane, the z fluxes below and above a level,
+# the ghost planes below and above the field.
+_WORK, _LOW, _HIGH, _GHOST_LOW, _GHOST_HIGH = range(_RING, _RING + 5)
+_SCRATCH_PLANES = _RING + 5
 
 
 @njit(inline="always")
@@ -357,6 +361,11 @@ def _sweep_x(src, dst, u, rate, inverse_width, dt, bg, ref, div, use_correction,
     and ``coefficients`` ``(4, nx + 1)`` the wind's factors (:func:`_face_coefficients`), computed
     once per plane when the wind has one row per level.
 
+    ``dst`` may be ``src`` (the odd steps sweep their plane in place): a row's update reads the
+    cells from its copy in ``padded``, never from ``src``, so its store loop has no overlap for
+    LLVM to test and vectorises either way, and the plane needs no second buffer (one plane less
+    for the core's cache to hold: odd steps ran 4–9 % faster so).
+
     Row ``j`` of the planes ``ahead_in`` (read next) and ``ahead_out`` (written next) is
     prefetched with row ``j`` (:mod:`engine.kernels.numba_prefetch`), so the next plane's trip to
     main memory overlaps this plane's arithmetic.
@@ -386,10 +395,10 @@ def _sweep_x(src, dst, u, rate, inverse_width, dt, bg, ref, div, use_correction,
         _x_fluxes(padded, slopes, coefficients, flux, direction)
         if use_correction:
             for i in range(nx):
-                dst[j, i] = _swept(src[j, i], flux[i], flux[i + 1], inverse_width, dt, ref[j, i] * div[j, i])
+                dst[j, i] = _swept(padded[i + 2], flux[i], flux[i + 1], inverse_width, dt, ref[j, i] * div[j, i])
         else:
             for i in range(nx):
-                dst[j, i] = _swept(src[j, i], flux[i], flux[i + 1], inverse_width, dt, zero)
+                dst[j, i] = _swept(padded[i + 2], flux[i], flux[i + 1], inverse_width, dt, zero)
         net += float(flux[nx]) - float(flux[0])
     return net
 
@@ -681,7 +690,7 @@ def _even_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_
     others are halo for the vertical diffusion); returns their boundary outflow (c·m³/s)."""
     nz = field.shape[1]
     kind = field.dtype.type
-    work_b, low, high = scratch[6], scratch[7], scratch[8]
+    work_b, low, high = scratch[_WORK], scratch[_LOW], scratch[_HIGH]
     ny = work_b.shape[0]
     mask_k = 1 if use_masks else 0
     net = 0.0
@@ -741,8 +750,8 @@ def _odd_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_y
     returns their boundary outflow (c·m³/s)."""
     nz = field.shape[1]
     kind = field.dtype.type
-    work_a, work_b, low, high = scratch[5], scratch[6], scratch[7], scratch[8]
-    ghost_low, ghost_high = scratch[9], scratch[10]
+    work_b, low, high = scratch[_WORK], scratch[_LOW], scratch[_HIGH]
+    ghost_low, ghost_high = scratch[_GHOST_LOW], scratch[_GHOST_HIGH]
     mask_k = 1 if use_masks else 0
     cm = m if use_correction else 0
     net = 0.0
@@ -756,7 +765,7 @@ def _odd_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_y
                    _row_or_ghost(field[ms], ks, ghost_low, ghost_high),
                    _row_or_ghost(field[ms], ks + 1, ghost_low, ghost_high)), ks, nz, w[m, ks], rates_z, low,
                   code, consts)
-    ny = work_a.shape[0]
+    ny = work_b.shape[0]
     interior = ypad[2:ny + 2]
     for k in range(ks, ke):
         ck = k if use_correction else 0
@@ -775,12 +784,12 @@ def _odd_block(field, out, scratch, u, v, w, m, ms, ks, ke, o0, o1, div_x, div_y
             low, high = high, low
         fy = _sweep_y(ypad, work_b, v[m, k], rate_y, kind(1.0 / dy), step, bg, field[ms, k], div_y[cm, ck],
                       use_correction, yfaces, flux_x[1:], code, consts, True)
-        fx = _sweep_x(interior, work_a, u[m, k], rate_x, kind(1.0 / dx), step, bg, field[ms, k], div_x[cm, ck],
+        fx = _sweep_x(interior, interior, u[m, k], rate_x, kind(1.0 / dx), step, bg, field[ms, k], div_x[cm, ck],
                       use_correction, padded, flux_x[0], flux_x[1:], code, consts,
                       field[ms, min(k + (3 if sweep_z else 1), nz - 1)], out[ms, k])
         if o0 <= k < o1:
             net += dz[k] * (fx * dy + fy * dx)
-        _finish(work_a, k, ms, m, o0, o1, nz, out, kh, gain_x, gain_y, open_x[k * mask_k], open_y[k * mask_k],
+        _finish(interior, k, ms, m, o0, o1, nz, out, kh, gain_x, gain_y, open_x[k * mask_k], open_y[k * mask_k],
                 use_masks, use_diffusion, vertical)
     return net
 
@@ -811,7 +820,7 @@ def fused_sweeps(field, out, u, v, w, div_x, div_y, div_z, use_correction, sweep
     ``div_*`` are the per-sweep divergences ``(member, nz, ny, nx)`` of the multi-dimensional
     correction (read only with ``use_correction``); ``rates_z`` is ``dt/dz`` per level; ``code`` the
     limiter (:data:`LIMITER_CODES`); ``kh`` ``(member, nz)``; ``planes`` scratch
-    ``(tasks, 11, ny, nx)``, ``padded_rows`` ``(tasks, 2, nx+4)`` (a row between ghost cells and
+    ``(tasks, 10, ny, nx)``, ``padded_rows`` ``(tasks, 2, nx+4)`` (a row between ghost cells and
     its slopes), ``face_rows`` ``(tasks, 5, nx+1)`` (a row of x fluxes, then the wind's factors of
     :func:`_face_coefficients`), ``y_planes`` ``(tasks, ny+4, nx)`` (the y sweep's
     input between ghost rows) and ``y_faces`` ``(tasks, 5, nx)`` (rows of the y sweep, :func:`_y_sweep`); ``outflow`` ``(tasks,)`` receives each task's net boundary outflow rate
@@ -913,7 +922,7 @@ class FusedSweeps:
         key = (tasks, ny, nx, np.dtype(dtype).str)
         if key not in self._scratch:
             self._scratch.clear()
-            self._scratch[key] = (np.empty((tasks, 11, ny, nx), dtype), np.empty((tasks, 2, nx + 4), dtype),
+            self._scratch[key] = (np.empty((tasks, _SCRATCH_PLANES, ny, nx), dtype), np.empty((tasks, 2, nx + 4), dtype),
                                   np.empty((tasks, 5, nx + 1), dtype), np.empty((tasks, ny + 4, nx), dtype),
                                   np.empty((tasks, 5, nx), dtype), np.empty(tasks, np.float64))
         return self._scratch[key]
