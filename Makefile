@@ -64,7 +64,7 @@ bench-ensemble: $(STAMP)
 		open(p, 'w').write(json.dumps(d, indent=2) + '\n')" benchmarks/results/ensemble_$(BENCH_LABEL).json
 
 ## bench-peers: the same 256³ problem on every plumetwin backend and on Devito, against the measured roofline
-PEERS_ARGS ?= --n 256 --steps 100
+PEERS_ARGS ?= --n 256 --steps 100 --rounds 3
 bench-peers: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[$(EXTRAS),peers]"
 	mkdir -p benchmarks/results

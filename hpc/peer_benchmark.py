@@ -22,6 +22,7 @@ its step halved until it is as accurate as plumetwin: time to solution, and time
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -107,6 +108,8 @@ class Result:
     ratio_to_devito: float | None = None
     agreement: dict = field(default_factory=dict)
     l2_error_vs_exact: float | None = None
+    #: Seconds per step of each round, the solvers timed in turn round by round.
+    rounds: list[float] = field(default_factory=list)
 
 
 def measure_bandwidth(size_mb: int = 768, repeats: int = 11) -> tuple[float, str]:
@@ -322,31 +325,57 @@ def available_backends() -> list[str]:
     return names
 
 
-def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) -> dict:
+def time_solvers(n: int, steps: int, dt: float, skip_devito: bool, rounds: int
+                 ) -> tuple[list[Result], dict[str, np.ndarray], str | None]:
+    """Every solver's seconds per step, the solvers timed in turn ``rounds`` times (on a shared
+    machine the speed drifts by 5–10 % between minutes; in turn, each round's ratios compare like
+    with like): the results (median seconds per step), the final fields and Devito's version."""
+    timers = {f"plumetwin-{backend}": (backend, lambda backend=backend: time_plumetwin(n, steps, backend, dt))
+              for backend in available_backends()}
+    versions: dict[str, str] = {}
+    if not skip_devito:
+        # Found, not imported: time_devito sets Devito's environment before its first import.
+        if importlib.util.find_spec("devito") is not None:
+            def devito_run():
+                seconds, final, versions["devito"] = time_devito(n, steps, dt)
+                return seconds, final
+
+            timers["devito-minmod"] = ("devito", devito_run)
+        else:
+            print("  devito: skipped (pip install 'plumetwin[peers]')", file=sys.stderr)
+    if "plumetwin-numba" in timers:
+        from hpc.peer_scheme import time_unsplit  # noqa: PLC0415 - needs Numba
+
+        timers[SAME_SCHEME] = (SAME_SCHEME, lambda: time_unsplit(blob(n), steps, WIND, DIFFUSIVITY, SPACING, dt))
+    times: dict[str, list[float]] = {solver: [] for solver in timers}
+    fields: dict[str, np.ndarray] = {}
+    for _ in range(rounds):
+        for solver, (name, timer) in timers.items():
+            seconds, fields[name] = timer()
+            times[solver].append(seconds)
+    results = []
+    for solver, seconds in times.items():
+        median = float(np.median(seconds))
+        results.append(Result(solver, median, n**3 / median / 1e6, rounds=seconds))
+    return results, fields, versions.get("devito")
+
+
+def paired_ratio(result: Result, reference: Result) -> float:
+    """``result``'s speed over ``reference``'s: the median of the rounds' ratios (each round
+    timed both in turn), or of their medians when the rounds do not pair up."""
+    if result.rounds and len(result.rounds) == len(reference.rounds):
+        return float(np.median([theirs / ours for ours, theirs in zip(result.rounds, reference.rounds)]))
+    return reference.seconds_per_step / result.seconds_per_step
+
+
+def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512, rounds: int = 1) -> dict:
     """Time every solver on the peer problem and return the report (also printed as a table)."""
     dt = stable_dt()
     before, method = measure_bandwidth(bandwidth_mb)
     cells = n**3
-    print(f"problem: {n}³ float32, {steps} steps of dt = {dt:.4g} s; wind {WIND} m/s, K = {DIFFUSIVITY} m²/s")
-    results: list[Result] = []
-    fields: dict[str, np.ndarray] = {}
-    for backend in available_backends():
-        seconds, final = time_plumetwin(n, steps, backend, dt)
-        fields[backend] = final
-        results.append(Result(f"plumetwin-{backend}", seconds, cells / seconds / 1e6))
-    devito_version = None
-    if not skip_devito:
-        try:
-            seconds, final, devito_version = time_devito(n, steps, dt)
-            fields["devito"] = final
-            results.append(Result("devito-minmod", seconds, cells / seconds / 1e6))
-        except ImportError:
-            print("  devito: skipped (pip install 'plumetwin[peers]')", file=sys.stderr)
-    if "numba" in fields:
-        from hpc.peer_scheme import time_unsplit  # noqa: PLC0415 - needs Numba
-
-        seconds, fields[SAME_SCHEME] = time_unsplit(blob(n), steps, WIND, DIFFUSIVITY, SPACING, dt)
-        results.append(Result(SAME_SCHEME, seconds, cells / seconds / 1e6))
+    print(f"problem: {n}³ float32, {steps} steps of dt = {dt:.4g} s; wind {WIND} m/s, K = {DIFFUSIVITY} m²/s"
+          + (f"; {rounds} rounds of the solvers in turn, medians" if rounds > 1 else ""))
+    results, fields, devito_version = time_solvers(n, steps, dt, skip_devito, rounds)
     exact = analytic_blob(n, steps * dt)
     to_solution = time_to_solution(n, steps, dt, [r for r in results if r.solver != SAME_SCHEME], fields, exact)
     batching = None
@@ -372,15 +401,15 @@ def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) 
     roofline = bandwidth * 1e9 / BYTES_PER_CELL / 1e6
     print(f"memory bandwidth ({method}): {before:.1f} GB/s before, {after:.1f} after → roofline "
           f"{roofline:,.0f} MLUPS at {BYTES_PER_CELL} B/cell")
-    devito_mlups = next((r.mlups for r in results if r.solver == "devito-minmod"), None)
+    devito = next((r for r in results if r.solver == "devito-minmod"), None)
     reference = fields["numpy"]
     for result in results:
         if result.solver != "plumetwin-cupy":
             result.roofline_fraction = result.mlups / roofline
         elif device and device["roofline_mlups"]:
             result.roofline_fraction = result.mlups / device["roofline_mlups"]
-        if devito_mlups:
-            result.ratio_to_devito = result.mlups / devito_mlups
+        if devito:
+            result.ratio_to_devito = paired_ratio(result, devito)
         name = _field_name(result.solver)
         max_rel, l2_rel = relative_difference(reference, fields[name])
         result.agreement = {"max_relative_to_numpy": max_rel, "l2_relative_to_numpy": l2_rel}
@@ -422,7 +451,7 @@ def run(n: int, steps: int, skip_devito: bool = False, bandwidth_mb: int = 512) 
         print(f"CuPy, 8 members of {n}³: {1e3 * eight['seconds_per_step']:.2f} ms/step, {eight['mlups']:.0f} MLUPS"
               f"{share}; {eight['cost_per_cell_vs_single_field']:.2f}× the single field's cost per cell")
     return {
-        "problem": {"n": n, "steps": steps, "dt_s": dt, "dtype": "float32", "wind_m_s": WIND,
+        "problem": {"n": n, "steps": steps, "rounds": rounds, "dt_s": dt, "dtype": "float32", "wind_m_s": WIND,
                     "diffusivity_m2_s": DIFFUSIVITY, "spacing_m": SPACING,
                     "plumetwin_scheme": "split Lax-Wendroff, minmod limiter; explicit vertical diffusion (auto)",
                     "devito_scheme": "unsplit minmod-limited upwind fluxes, forward Euler; explicit diffusion",
@@ -464,8 +493,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=100, help="time steps (default 100)")
     parser.add_argument("--json", help="write the report here (atomically)")
     parser.add_argument("--skip-devito", action="store_true", help="plumetwin backends only")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="time the solvers in turn this many times; medians and paired ratios (default 1)")
     args = parser.parse_args(argv)
-    report = run(args.n, args.steps, args.skip_devito)
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
+    report = run(args.n, args.steps, args.skip_devito, rounds=args.rounds)
     problems = check_agreement(report)
     for problem in problems:
         print(f"DISAGREEMENT: {problem}", file=sys.stderr)

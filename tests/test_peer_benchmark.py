@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from hpc.peer_benchmark import (SAME_SCHEME, SPACING, WIND, analytic_blob, blob, check_agreement, measure_device_bandwidth,
+from hpc.peer_benchmark import (SAME_SCHEME, SPACING, WIND, Result, paired_ratio, analytic_blob, blob, check_agreement, measure_device_bandwidth,
                                 plumetwin_own_dt, run, stable_dt)
 
 
@@ -26,6 +26,24 @@ def test_tiny_run_reports_every_backend_and_they_agree():
     for result in report["results"]:
         assert result["mlups"] > 0
     assert check_agreement(report) == []
+
+
+def test_rounds_time_the_solvers_in_turn_and_report_medians():
+    report = run(12, 2, skip_devito=True, bandwidth_mb=16, rounds=3)
+    assert report["problem"]["rounds"] == 3
+    for result in report["results"]:
+        assert len(result["rounds"]) == 3
+        assert result["seconds_per_step"] == pytest.approx(float(np.median(result["rounds"])))
+    assert check_agreement(report) == []
+
+
+def test_the_ratio_to_a_reference_pairs_the_rounds():
+    # Round by round the solver is twice, three times, then half as fast as the reference: the
+    # paired median is 2, where the ratio of the medians (0.1 / 0.1) would say 1.
+    reference = Result("devito-minmod", 0.1, 0.0, rounds=[0.1, 0.3, 0.05])
+    solver = Result("plumetwin-numba", 0.1, 0.0, rounds=[0.05, 0.1, 0.1])
+    assert paired_ratio(solver, reference) == pytest.approx(2.0)
+    assert paired_ratio(Result("x", 0.2, 0.0), reference) == pytest.approx(0.5)  # no rounds: medians
 
 
 def test_the_exact_solution_starts_as_the_blob_and_keeps_its_mass():
