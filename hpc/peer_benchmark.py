@@ -7,7 +7,8 @@ cell-updates per second (MLUPS); the roofline is the measured STREAM-triad bandw
 8 bytes a cell costs at least (read once, written once, float32).
 
 Run ``make bench-peers`` (installs the ``peers`` extra) or
-``python -m hpc.peer_benchmark --n 256 --steps 100 --json out.json``.
+``python -m hpc.peer_benchmark --n 256 --steps 100 --rounds 3 --json out.json``; with ``--rounds``
+the solvers are timed in turn that many times and the report gives medians.
 
 A third row runs Devito's own update as a Numba kernel (:mod:`hpc.peer_scheme`), timed like
 Devito's run and checked against Devito's field: the same scheme on both compilers, which tells
