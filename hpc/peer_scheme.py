@@ -86,7 +86,7 @@ def unsplit_reference(field: np.ndarray, courant_x: float, courant_y: float,
     ``field`` ``(nz, ny, nx)`` → the updated field (a new array)."""
     kind = field.dtype.type
     zero, half, six = kind(0), kind(0.5), kind(6)
-    c = np.pad(field, [(h, h) for h in HALO])
+    c = padded_copy(field)
 
     def minmod(a, b):
         return np.maximum(np.minimum(a, b), zero) + np.minimum(np.maximum(a, b), zero)

@@ -14,7 +14,8 @@ from hpc.peer_scheme import (courant_numbers, interior, padded_copy, time_unspli
 
 
 def _steps(field, count, courant_x, courant_y, diffusion_number):
-    current, following = padded_copy(field), np.zeros_like(padded_copy(field))
+    current = padded_copy(field)
+    following = np.zeros_like(current)
     numbers = [np.float32(value) for value in (courant_x, courant_y, diffusion_number)]
     for _ in range(count):
         unsplit_step(current, following, *numbers)

@@ -223,19 +223,25 @@ __device__ __forceinline__ index_t velocity_row(int member, int k, int levels, i
         real rate_x, real rate_y, real inverse_dx, real inverse_dy, double dx, double dy,               \
         const double *__restrict__ dz, double *__restrict__ outflow
 
+// Their common opening: thread (i, k, field) of grid (ceil(nx / block), nz, fields), leaving if
+// its column is beyond the plane; the field's member and background, the offsets of its plane in
+// the fields and in the correction terms.
+#define PLANE_SWEEP_THREAD                                                                              \
+    int i = blockIdx.x * blockDim.x + threadIdx.x;                                                      \
+    int k = blockIdx.y;                                                                                 \
+    int field = blockIdx.z;                                                                             \
+    if (i >= nx) return;                                                                                \
+    int member = field / species;                                                                       \
+    real bg = background[field % species];                                                              \
+    index_t plane = plane_offset(field, k, nz, ny, nx);                                                 \
+    index_t corrections = plane_offset(member, k, nz, ny, nx);
+
 // Even steps: the x sweep then the y sweep of plane k. Thread (i, k, field); grid
 // (ceil(nx / block), nz, fields). The y sweep's ghost rows come from the x-swept edge rows, which
 // are swept first; every other row is x-swept as it enters the column, once.
 extern "C" __global__ void sweep_xy(PLANE_SWEEP_PARAMETERS)
 {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    int k = blockIdx.y;
-    int field = blockIdx.z;
-    if (i >= nx) return;
-    int member = field / species;
-    real bg = background[field % species];
-    index_t plane = plane_offset(field, k, nz, ny, nx);
-    index_t corrections = plane_offset(member, k, nz, ny, nx);
+    PLANE_SWEEP_THREAD
     RowSweep x;
     x.src = src + plane;
     x.ref = ref + plane;
@@ -281,14 +287,7 @@ extern "C" __global__ void sweep_xy(PLANE_SWEEP_PARAMETERS)
 // x-sweeps its own cell of each row from them: five times the y work, no intermediate plane.
 extern "C" __global__ void sweep_yx(PLANE_SWEEP_PARAMETERS)
 {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    int k = blockIdx.y;
-    int field = blockIdx.z;
-    if (i >= nx) return;
-    int member = field / species;
-    real bg = background[field % species];
-    index_t plane = plane_offset(field, k, nz, ny, nx);
-    index_t corrections = plane_offset(member, k, nz, ny, nx);
+    PLANE_SWEEP_THREAD
     const real* cells = src + plane;
     const real* u_plane = u + velocity_row(member, k, nz, 0, u_full, ny, nx + 1);
     index_t u_stride = u_full ? nx + 1 : 0;
